@@ -1,0 +1,159 @@
+/**
+ * Buf: a byte buffer with a body range, the seed design's `BufferAndRange`.
+ *
+ * The backing store is one `Uint8Array`. Bytes before `start` are the prefix (room for lower-layer
+ * headers), bytes in `[start, end)` are the body, bytes from `end` are the suffix (room for footers
+ * and minimum-body padding). Parsing a header moves `start` forward (the header joins the prefix);
+ * serializing a header moves `start` back over the bytes it writes.
+ *
+ * No method throws on the packet path except the explicit bounds checks on misuse, which are
+ * programming errors (`RangeError`), never a reaction to network input.
+ */
+
+export class Buf {
+  /** The whole backing store. May be replaced by `ensure()` when it is too small. */
+  bytes: Uint8Array;
+  /** First byte of the body. */
+  start: number;
+  /** One past the last byte of the body. */
+  end: number;
+
+  constructor(bytes: Uint8Array, start = 0, end = bytes.length) {
+    if (start < 0 || end < start || end > bytes.length) {
+      throw new RangeError(`Buf range [${start}, ${end}) outside 0..${bytes.length}`);
+    }
+    this.bytes = bytes;
+    this.start = start;
+    this.end = end;
+  }
+
+  /** A zero-filled buffer with `prefix` bytes before a `body`-byte body and `suffix` bytes after. */
+  static alloc(prefix: number, body: number, suffix = 0): Buf {
+    return new Buf(new Uint8Array(prefix + body + suffix), prefix, prefix + body);
+  }
+
+  /** A buffer whose body is a copy of `data`, with room around it. */
+  static from(data: Uint8Array, prefix = 0, suffix = 0): Buf {
+    const b = Buf.alloc(prefix, data.length, suffix);
+    b.bytes.set(data, prefix);
+    return b;
+  }
+
+  /** Body length. */
+  get length(): number {
+    return this.end - this.start;
+  }
+
+  /** Bytes available before the body. */
+  get prefixLen(): number {
+    return this.start;
+  }
+
+  /** Bytes available after the body. */
+  get suffixLen(): number {
+    return this.bytes.length - this.end;
+  }
+
+  /** The body as a view into the backing store (no copy). */
+  body(): Uint8Array {
+    return this.bytes.subarray(this.start, this.end);
+  }
+
+  /** Set the body range. */
+  setRange(start: number, end: number): this {
+    if (start < 0 || end < start || end > this.bytes.length) {
+      throw new RangeError(`Buf range [${start}, ${end}) outside 0..${this.bytes.length}`);
+    }
+    this.start = start;
+    this.end = end;
+    return this;
+  }
+
+  /**
+   * Take `n` bytes off the front of the body (a header being parsed). Returns the offset of the
+   * taken bytes, or -1 when the body is shorter than `n` (nothing changes then).
+   */
+  takeFront(n: number): number {
+    if (n < 0 || this.end - this.start < n) return -1;
+    const at = this.start;
+    this.start += n;
+    return at;
+  }
+
+  /** Take `n` bytes off the back of the body (a footer). Returns their offset, or -1. */
+  takeBack(n: number): number {
+    if (n < 0 || this.end - this.start < n) return -1;
+    this.end -= n;
+    return this.end;
+  }
+
+  /** Shrink the body to its first `n` bytes (e.g. cut link-layer padding). */
+  truncate(n: number): this {
+    if (n < 0) throw new RangeError("negative length");
+    if (n < this.end - this.start) this.end = this.start + n;
+    return this;
+  }
+
+  /** Grow the body into the prefix by `n` bytes (a header about to be written there). */
+  growFront(n: number): number {
+    if (n < 0 || n > this.start) throw new RangeError(`growFront(${n}) with prefix ${this.start}`);
+    this.start -= n;
+    return this.start;
+  }
+
+  /** Grow the body into the suffix by `n` bytes without touching them. Returns their offset. */
+  growBack(n: number): number {
+    if (n < 0 || this.end + n > this.bytes.length) {
+      throw new RangeError(`growBack(${n}) with suffix ${this.bytes.length - this.end}`);
+    }
+    const at = this.end;
+    this.end += n;
+    return at;
+  }
+
+  /** Grow the body into the suffix by `n` zeroed bytes (padding). */
+  growBackZero(n: number): number {
+    const at = this.growBack(n);
+    this.bytes.fill(0, at, at + n);
+    return at;
+  }
+
+  /**
+   * Make sure at least `prefix` bytes precede the body and `suffix` bytes follow it. When the
+   * current backing store has room the body stays where it is (no allocation); otherwise one new
+   * store of exactly the needed size is allocated and the body copied into it (the seed's
+   * `ensure_prefix_padding`). Returns true when it reallocated.
+   */
+  ensure(prefix: number, suffix: number): boolean {
+    if (this.start >= prefix && this.bytes.length - this.end >= suffix) return false;
+    const len = this.end - this.start;
+    const next = new Uint8Array(prefix + len + suffix);
+    next.set(this.bytes.subarray(this.start, this.end), prefix);
+    this.bytes = next;
+    this.start = prefix;
+    this.end = prefix + len;
+    return true;
+  }
+
+  /**
+   * Re-centre a buffer for a new packet: the body becomes empty at `prefix`, keeping the backing
+   * store when it can hold `prefix + capacity` bytes. Used to serialize a reply into the buffer
+   * a request arrived in. Returns true when it reallocated.
+   */
+  reset(prefix: number, capacity: number): boolean {
+    if (this.bytes.length >= prefix + capacity) {
+      this.start = prefix;
+      this.end = prefix;
+      return false;
+    }
+    this.bytes = new Uint8Array(prefix + capacity);
+    this.start = prefix;
+    this.end = prefix;
+    return true;
+  }
+
+  /** A copy of the body. */
+  toBytes(): Uint8Array {
+    return this.bytes.slice(this.start, this.end);
+  }
+}
