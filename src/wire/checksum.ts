@@ -90,3 +90,13 @@ export function update16(check: number, oldWord: number, newWord: number): numbe
 export function update32(check: number, oldValue: number, newValue: number): number {
   return update16(update16(check, oldValue >>> 16, newValue >>> 16), oldValue & 0xffff, newValue & 0xffff);
 }
+
+/**
+ * Pseudo-header sum for either IP version: IPv4 addresses are numbers, IPv6 addresses 16-byte arrays.
+ * Transport builders and parsers take addresses this way so they are written once for both versions.
+ */
+export function pseudoSum(src: number | Uint8Array, dst: number | Uint8Array, proto: number, len: number): number {
+  return typeof src === "number"
+    ? pseudoV4(src, dst as number, proto, len)
+    : pseudoV6(src, dst as Uint8Array, proto, len);
+}
