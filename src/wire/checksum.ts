@@ -2,30 +2,55 @@
  * The Internet checksum: RFC 1071 (computation), RFC 1624 (incremental update), and the
  * pseudo-headers of RFC 768 / RFC 9293 (IPv4) and RFC 8200 section 8.1 (IPv6).
  *
- * Sums are kept unfolded in a JS number (ones' complement addition is associative, so 16-bit words
- * can be added as plain integers and folded once at the end); `Number` holds 2^53 exactly, so any
- * packet up to 2^37 bytes sums without overflow. Words are read big-endian two bytes at a time,
- * unrolled, with no copies and no `DataView`.
+ * Sums are kept unfolded in a JS number (ones' complement addition is associative, so words can be
+ * added as plain integers and folded once at the end); `Number` holds 2^53 exactly, so any packet up
+ * to 2^20 32-bit words at a time sums without overflow. No copies.
  */
 
 /**
+ * One `DataView` per backing store, cached for the last store seen: the checksum of a packet and of
+ * the reply serialized into the same buffer reuse it, so the hot path allocates nothing. (A
+ * `DataView` over the whole store, not one per field: V8 compiles `getUint32` to a load and a byte
+ * swap, four bytes a step, which a byte loop cannot match.)
+ */
+let cachedStore: ArrayBufferLike | null = null;
+let cachedView: DataView | null = null;
+
+function storeView(b: Uint8Array): DataView {
+  const store = b.buffer;
+  if (store !== cachedStore || cachedView === null) {
+    cachedStore = store;
+    cachedView = new DataView(store);
+  }
+  return cachedView;
+}
+
+/**
  * Add the bytes `b[off, off + len)` to the running sum `acc`, as big-endian 16-bit words; an odd
- * final byte is padded with zero (RFC 1071 section 4.1). `off` parity matters only relative to the
- * other pieces summed: pieces must start on even offsets of the checksummed data, except the last.
+ * final byte is padded with zero (RFC 1071 section 4.1). Pieces summed separately must each start
+ * at an even offset of the checksummed data, except the last.
+ *
+ * Big-endian 32-bit words are added whole: a 32-bit word is congruent to the sum of its two 16-bit
+ * halves modulo 0xffff (2^16 = 1), so folding at the end gives the same ones' complement sum.
  */
 export function sumBytes(b: Uint8Array, off: number, len: number, acc = 0): number {
+  let s = acc;
   let i = off;
   const end = off + len;
-  const end16 = end - 15;
-  let s = acc;
-  // Sum even bytes and odd bytes separately: (hi << 8) + lo over many words, folded once.
+  if (len >= 32) {
+    const dv = storeView(b);
+    const base = b.byteOffset;
+    let j = base + off;
+    const stop = base + end - 15;
+    while (j < stop) {
+      s += dv.getUint32(j) + dv.getUint32(j + 4) + dv.getUint32(j + 8) + dv.getUint32(j + 12);
+      j += 16;
+    }
+    i = j - base;
+  }
+  // Remaining bytes (and short ranges): even bytes are high halves, odd bytes low halves.
   let hi = 0;
   let lo = 0;
-  while (i < end16) {
-    hi += b[i] + b[i + 2] + b[i + 4] + b[i + 6] + b[i + 8] + b[i + 10] + b[i + 12] + b[i + 14];
-    lo += b[i + 1] + b[i + 3] + b[i + 5] + b[i + 7] + b[i + 9] + b[i + 11] + b[i + 13] + b[i + 15];
-    i += 16;
-  }
   const end2 = end - 1;
   while (i < end2) {
     hi += b[i];
@@ -33,8 +58,7 @@ export function sumBytes(b: Uint8Array, off: number, len: number, acc = 0): numb
     i += 2;
   }
   if (i < end) hi += b[i];
-  s += hi * 256 + lo;
-  return s;
+  return s + hi * 256 + lo;
 }
 
 /** Fold a running sum to 16 bits (ones' complement end-around carry). */
