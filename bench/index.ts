@@ -2,8 +2,12 @@
 // ratios against references measured in the same run, since this machine is shared and noisy.
 // Usage: npm run bench [-- <name filter>]
 import { benchChecksum } from "./checksum.bench.ts";
+import { benchWire } from "./wire.bench.ts";
 
-const suites: [string, () => Promise<void>][] = [["checksum", benchChecksum]];
+const suites: [string, () => Promise<void>][] = [
+  ["checksum", benchChecksum],
+  ["wire", benchWire],
+];
 const filter = process.argv[2];
 for (const [name, run] of suites) {
   if (filter !== undefined && !name.includes(filter)) continue;
