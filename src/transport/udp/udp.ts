@@ -34,9 +34,10 @@
  *   `ECONNREFUSED` for port unreachable, the IP layer's code for others. The socket stays open (no
  *   `closed` event follows). Packet too big / fragmentation needed (`EMSGSIZE`) is not reported: the
  *   IP layer records the path MTU and fragments later datagrams.
- * - The receive queue is bounded in datagrams and in payload bytes; a datagram is accepted while the
- *   queue holds fewer bytes than the limit (so one datagram larger than the byte limit still fits in
- *   an empty queue, as Linux's receive buffer check allows). Overflow is counted and dropped.
+ * - The receive queue is bounded in datagrams and in payload bytes: a datagram is accepted when the
+ *   queue stays within both bounds with it, or when the queue is empty (so one datagram larger than
+ *   the byte bound is still received, as Linux's receive buffer check allows). Overflow is counted
+ *   (`udp.rx.queue-full`) and dropped.
  */
 
 import type { DeviceId, ErrorCode, IpAddr, SocketId, StackEvent } from "../../context.ts";
@@ -348,7 +349,8 @@ export class UdpLayer implements TransportProtocol {
   /**
    * Connect: fix the remote endpoint (receive filter, default destination) and the local address.
    * Binds an ephemeral port first when unbound. Errors: EBADF, EINVAL, EAFNOSUPPORT, ENETUNREACH
-   * (no source address for `addr`), EADDRINUSE (no ephemeral port left).
+   * (no source address for `addr`), EADDRINUSE (no ephemeral port left), EACCES (limited
+   * broadcast without the `broadcast` option).
    */
   connect(id: SocketId, addr: IpAddr, port: number): ErrorCode | null {
     const s = this.sockets.get(id);
@@ -356,6 +358,8 @@ export class UdpLayer implements TransportProtocol {
     const I = s.I;
     if (!fits(I, addr)) return "EAFNOSUPPORT";
     if (!validPort(port, false) || I.isUnspecified(addr)) return "EINVAL";
+    // As for sending: the limited broadcast address needs the `broadcast` option (Linux EACCES).
+    if (I.version === 4 && addr === V4_BROADCAST && s.opts.broadcast !== true) return "EACCES";
     let local = s.bindAddr;
     if (I.isUnspecified(local) || I.isMulticast(local) || (I.version === 4 && local === V4_BROADCAST)) {
       const src = this.ip.selectSource(I, addr);
@@ -567,16 +571,16 @@ export class UdpLayer implements TransportProtocol {
 
   receiveIcmpError<A>(err: IcmpErrorInfo<A>): void {
     const I = err.I as unknown as AnyVersion;
+    if (err.code === "EMSGSIZE") {
+      // The IP layer keeps the path MTU (RFC 1191, RFC 8201); later datagrams are fragmented.
+      this.counters.inc(ICMP_PMTU);
+      return;
+    }
     const entry = this.table(I).get(err.srcPort);
     const list = entry?.connected.get(err.dstPort)?.get(I.key(err.dst as unknown as IpAddr));
     const local = err.src as unknown as IpAddr;
     let n = 0;
     if (list !== undefined) {
-      if (err.code === "EMSGSIZE") {
-        // The IP layer keeps the path MTU (RFC 1191, RFC 8201); later datagrams are fragmented.
-        this.counters.inc(ICMP_PMTU);
-        return;
-      }
       for (const s of list) {
         if (!I.equals(s.localAddr, local)) continue;
         // RFC 1122 4.1.3.3: UDP must pass ICMP errors up to the application. Linux reports them
