@@ -1,0 +1,167 @@
+/**
+ * Real-time bindings for Node.js: the core's `Bindings` (context.ts) on a monotonic clock, one host
+ * timer and real links.
+ *
+ * - Clock: `performance.now()` (monotonic, milliseconds with fractions).
+ * - Timers: the core asks for one wake-up at a time; we keep exactly one `setTimeout` for it. The
+ *   timer holds the event loop open only while something is referenced (an open socket, a
+ *   listening server, a pending ping): `ref()` / `unref()` count those, as Node's own handles do.
+ * - Frames out: `sendFrame` hands the bytes to the device's link synchronously (links copy or write
+ *   before returning, as the contract requires).
+ * - Frames in: links deliver batches; each frame is fed to the core, then pending events are
+ *   delivered once for the whole batch.
+ * - Events: the core must not be re-entered from inside an entry point, so events are queued and
+ *   delivered after the entry point has returned (a microtask), in order.
+ * - Random: `crypto.getRandomValues` in blocks.
+ */
+import { getRandomValues } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import type { Bindings, DeviceId, StackEvent } from "../context.ts";
+import type { Buf } from "../packet/buf.ts";
+
+/** The entry points of the core this host drives (the Stack implements them). */
+export interface CoreEntry {
+  receiveFrame(device: DeviceId, frame: Buf): void;
+  handleTimers(now: number): void;
+}
+
+/** Where a device's outgoing frames go. */
+export interface FrameSink {
+  /** Transmit `len` bytes of `bytes` at `off`; copy or write them before returning. */
+  send(bytes: Uint8Array, off: number, len: number): void;
+}
+
+/** Real-time `Bindings`. Create it, construct the Stack with it, then `attach(stack)`. */
+export class NodeBindings implements Bindings {
+  private core: CoreEntry | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
+  private refs = 0;
+  private readonly sinks = new Map<DeviceId, FrameSink>();
+  private readonly events: StackEvent[] = [];
+  private flushQueued = false;
+  private readonly listeners = new Set<(ev: StackEvent) => void>();
+  private readonly randomPool = new Uint32Array(256);
+  private randomNext = 256;
+  private closed = false;
+  /** Frames the core sent to a device without a link (counted, dropped). */
+  droppedNoLink = 0;
+
+  /** Connect the core whose entry points this host drives. */
+  attach(core: CoreEntry): void {
+    this.core = core;
+  }
+
+  /** Route a device's outgoing frames to `sink` (null detaches). */
+  setSink(device: DeviceId, sink: FrameSink | null): void {
+    if (sink === null) this.sinks.delete(device);
+    else this.sinks.set(device, sink);
+  }
+
+  /** Listen to every event of the core (delivered asynchronously, in order). Returns an unsubscribe. */
+  subscribe(fn: (ev: StackEvent) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Keep the process alive while the core has timers (one more referenced user). */
+  ref(): void {
+    this.refs++;
+    if (this.refs === 1) this.timer?.ref();
+  }
+
+  /** Drop one referenced user. */
+  unref(): void {
+    if (this.refs === 0) return;
+    this.refs--;
+    if (this.refs === 0) this.timer?.unref();
+  }
+
+  /** Feed frames received on `device` to the core, then deliver the events they caused. */
+  receive(device: DeviceId, frames: readonly Buf[]): void {
+    const core = this.core;
+    if (core === null || this.closed) return;
+    for (let i = 0; i < frames.length; i++) core.receiveFrame(device, frames[i]);
+  }
+
+  /** Stop the host timer and event delivery. */
+  close(): void {
+    this.closed = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = Infinity;
+  }
+
+  // --- Bindings ---
+
+  now(): number {
+    return performance.now();
+  }
+
+  scheduleTimer(at: number): void {
+    if (this.closed) return;
+    if (this.timer !== null) {
+      if (at === this.timerAt) return;
+      clearTimeout(this.timer);
+    }
+    this.timerAt = at;
+    const delay = Math.max(0, Math.ceil(at - performance.now()));
+    this.timer = setTimeout(this.fire, delay);
+    if (this.refs === 0) this.timer.unref();
+  }
+
+  cancelTimer(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = Infinity;
+  }
+
+  sendFrame(device: DeviceId, frame: Buf): void {
+    const sink = this.sinks.get(device);
+    if (sink === undefined) {
+      this.droppedNoLink++;
+      return;
+    }
+    sink.send(frame.bytes, frame.start, frame.end - frame.start);
+  }
+
+  onEvent(event: StackEvent): void {
+    this.events.push(event);
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(this.flush);
+    }
+  }
+
+  random(): number {
+    if (this.randomNext === this.randomPool.length) {
+      getRandomValues(this.randomPool);
+      this.randomNext = 0;
+    }
+    return this.randomPool[this.randomNext++];
+  }
+
+  private readonly fire = (): void => {
+    this.timer = null;
+    this.timerAt = Infinity;
+    if (this.core === null || this.closed) return;
+    this.core.handleTimers(performance.now());
+  };
+
+  /** Deliver queued events. Listeners may call into the core; new events go to the next flush. */
+  private readonly flush = (): void => {
+    this.flushQueued = false;
+    const batch = this.events.splice(0, this.events.length);
+    for (const ev of batch) {
+      for (const fn of this.listeners) {
+        try {
+          fn(ev);
+        } catch (err) {
+          queueMicrotask(() => {
+            throw err;
+          });
+        }
+      }
+    }
+  };
+}
