@@ -68,6 +68,9 @@ import { Buf } from "./packet/buf.ts";
 import { BufBody, EMPTY_BODY, type Serializer, TooBig } from "./packet/serialize.ts";
 import type { SimHost } from "./testing/fake-network.ts";
 import { CoreTimers, Timer } from "./timers.ts";
+import { type IcmpEchoLimits, IcmpEchoSockets } from "./transport/icmp-echo.ts";
+import type { TcpConfig } from "./transport/tcp/config.ts";
+import { TcpLayer } from "./transport/tcp/tcp-layer.ts";
 import { UdpLayer, type UdpLimits } from "./transport/udp/udp.ts";
 import { ARP_LEN, ArpBuilder, ArpOp, ArpView } from "./wire/arp.ts";
 import { update16 } from "./wire/checksum.ts";
@@ -196,6 +199,10 @@ export interface StackOptions {
   limits?: Partial<StackLimits>;
   /** UDP layer limits. */
   udp?: Partial<UdpLimits>;
+  /** TCP configuration (buffer sizes, timers, limits, congestion control). */
+  tcp?: Partial<TcpConfig>;
+  /** ICMP echo (ping) socket limits. */
+  icmpEcho?: Partial<IcmpEchoLimits>;
   /** Create the loopback device (id 0) with 127.0.0.1/8 and ::1/128. Default true. */
   loopback?: boolean;
 }
@@ -389,6 +396,10 @@ export class Stack implements SimHost {
   readonly ip: IpSender;
   /** UDP sockets (RFC 768), both versions. */
   readonly udp: UdpLayer;
+  /** TCP (RFC 9293), both versions. */
+  readonly tcp: TcpLayer;
+  /** ICMP echo (ping) sockets, both versions. */
+  readonly pingSockets: IcmpEchoSockets;
   /** The loopback device id, or -1 when created without one. */
   readonly loopback: DeviceId = -1;
   /** The last exception caught at an entry point (a bug if set). */
@@ -517,6 +528,30 @@ export class Stack implements SimHost {
       onMembershipChange: (I, group, device, joined) => this.membershipChanged(I, group, device, joined),
     });
     this.registerTransport(IpProto.Udp, this.udp);
+    this.tcp = new TcpLayer({
+      ip: this.ip,
+      timers: this.timers,
+      now: () => this.bindings.now(),
+      random: () => this.bindings.random(),
+      emit: (ev) => this.emit(ev),
+      counters: this.counters,
+      options: options.tcp,
+      allocSocketId: () => this.allocSocketId(),
+    });
+    this.registerTransport(IpProto.Tcp, this.tcp);
+    this.setTimerHandler("tcp", (id) => {
+      if (id.kind === "tcp") this.tcp.handleTimer(id.socket);
+    });
+    this.pingSockets = new IcmpEchoSockets({
+      ip: this.ip,
+      emit: (ev) => this.emit(ev),
+      random: () => this.bindings.random(),
+      now: () => this.bindings.now(),
+      counters: this.counters,
+      limits: options.icmpEcho,
+      allocSocketId: () => this.allocSocketId(),
+    });
+    this.registerEcho(this.pingSockets);
   }
 
   // ---- plumbing for transports ----

@@ -1,0 +1,167 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { formatMac, formatV4 } from "../ip/addr.ts";
+import { ArpOp, ArpView } from "../wire/arp.ts";
+import { isError } from "../wire/errors.ts";
+import { EthernetView, EtherType } from "../wire/ethernet.ts";
+import { TapError, TapLink, tapAvailable } from "./tap.ts";
+
+const root = new URL("../..", import.meta.url).pathname;
+
+// Build the addon if `npm run build` has not (the build never fails; it may just not produce it).
+if (process.platform === "linux" && !existsSync(join(root, "native", "build", "tap.node"))) {
+  spawnSync(process.execPath, [join(root, "scripts", "build-native.mjs"), "--quiet"], { stdio: "inherit" });
+}
+
+function tapSkipReason(): string | false {
+  const avail = tapAvailable();
+  return avail.ok ? false : avail.reason;
+}
+
+function netnsSkipReason(): string | false {
+  const avail = tapAvailable();
+  if (!avail.ok) return avail.reason;
+  if (process.getuid?.() !== 0) return "needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to create a network namespace";
+  if (spawnSync("ip", ["-V"], { stdio: "ignore" }).status !== 0) return "`ip` (iproute2) is not installed";
+  return false;
+}
+
+test("tap: unusable names and devices give one clear line", {
+  skip: tapSkipReason(),
+}, () => {
+  assert.throws(
+    () => TapLink.open("a-name-longer-than-15"),
+    (e: TapError) => e instanceof TapError && /interface names are at most 15 bytes/.test(e.message),
+  );
+  // "lo" exists and is not a TAP device: the kernel refuses (EINVAL), or we lack the privilege (EPERM).
+  assert.throws(
+    () => TapLink.open("lo"),
+    (e: TapError) =>
+      e instanceof TapError &&
+      /cannot open TAP device lo: (the kernel refused it|permission denied: needs root or CAP_NET_ADMIN)/.test(
+        e.message,
+      ),
+  );
+});
+
+test("tap: without CAP_NET_ADMIN the error says so", {
+  skip:
+    !tapAvailable().ok || process.getuid?.() !== 0
+      ? "needs root (to drop to an unprivileged user) and the TAP addon"
+      : spawnSync("setpriv", ["--version"], { stdio: "ignore" }).status !== 0
+        ? "setpriv (util-linux) is not installed"
+        : false,
+}, () => {
+  // Run as nobody with no capabilities: /dev/net/tun or TUNSETIFF refuses.
+  const code = `import { TapLink } from ${JSON.stringify(join(root, "src/node/tap.ts"))};
+try { TapLink.open("nstest0"); console.log("opened"); } catch (e) { console.log(JSON.stringify({ message: e.message, code: e.code })); }`;
+  const r = spawnSync(
+    "setpriv",
+    [
+      "--reuid=65534",
+      "--regid=65534",
+      "--clear-groups",
+      "--inh-caps=-all",
+      process.execPath,
+      "--import",
+      "tsx",
+      "--input-type=module",
+      "-e",
+      code,
+    ],
+    { cwd: root, encoding: "utf8", timeout: 30_000 },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}");
+  assert.match(out.message, /cannot open TAP device nstest0: permission denied: needs root or CAP_NET_ADMIN/);
+  assert.ok(out.code === "EPERM" || out.code === "EACCES", out.code);
+});
+
+// The body run inside the namespace: open tap0, configure the kernel's side, send an ARP request
+// for the kernel's address (while paused, then resumed), report what came back as JSON.
+const CHILD = `
+import { execFileSync } from "node:child_process";
+import { TapLink } from ${JSON.stringify(join(root, "src/node/tap.ts"))};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const out = { frames: [], batches: [], duringPause: 0 };
+const t = TapLink.open("tap0", { up: true });
+out.name = t.name;
+execFileSync("ip", ["addr", "add", "10.77.0.1/24", "dev", "tap0"]);
+// ARP request: who-has 10.77.0.1 tell 10.77.0.2 (02:00:00:00:00:02), padded to 60 bytes.
+const req = new Uint8Array(60);
+req.set([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 2, 0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1,
+  2, 0, 0, 0, 0, 2, 10, 77, 0, 2, 0, 0, 0, 0, 0, 0, 10, 77, 0, 1]);
+let paused = true;
+t.onFrames((frames) => {
+  if (paused) out.duringPause += frames.length;
+  out.batches.push(frames.length);
+  for (const f of frames) out.frames.push(Buffer.from(f).toString("hex"));
+});
+t.pause();
+// Send from inside a larger buffer: the (bytes, off, len) form.
+const big = new Uint8Array(100);
+big.set(req, 20);
+t.send(big, 20, 60);
+await sleep(300);
+paused = false;
+t.resume();
+for (let i = 0; i < 60 && !out.frames.some((h) => h.slice(24, 28) === "0806"); i++) await sleep(50);
+out.neigh = execFileSync("ip", ["neigh", "show", "10.77.0.2", "dev", "tap0"], { encoding: "utf8" });
+out.stats = t.stats;
+await t.close();
+out.afterClose = execFileSync("ip", ["-o", "link", "show"], { encoding: "utf8" });
+console.log(JSON.stringify(out));
+`;
+
+test("tap: the kernel answers our ARP request through a TAP in a fresh namespace", {
+  skip: netnsSkipReason(),
+  timeout: 60_000,
+}, () => {
+  const ns = `nstest-${randomBytes(4).toString("hex")}`;
+  const add = spawnSync("ip", ["netns", "add", ns], { encoding: "utf8" });
+  assert.equal(add.status, 0, `ip netns add ${ns}: ${add.stderr}`);
+  try {
+    const r = spawnSync(
+      "ip",
+      ["netns", "exec", ns, process.execPath, "--import", "tsx", "--input-type=module", "-e", CHILD],
+      { cwd: root, encoding: "utf8", timeout: 30_000 },
+    );
+    assert.equal(r.status, 0, `child failed: ${r.stderr}`);
+    const out = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}");
+    assert.equal(out.name, "tap0");
+    // Paused: nothing delivered, although the kernel had answered.
+    assert.equal(out.duringPause, 0);
+    assert.ok(out.stats.txFrames === 1 && out.stats.txBytes === 60, JSON.stringify(out.stats));
+    assert.equal(out.stats.rxFrames, out.frames.length);
+    assert.ok(out.batches.every((n: number) => n >= 1));
+    // Find the reply among whatever else the kernel sent (IPv6 router solicitations, MLD, ...).
+    const replies = out.frames
+      .map((h: string) => new Uint8Array(Buffer.from(h, "hex")))
+      .filter((f: Uint8Array) => {
+        const eth = EthernetView.parse(f, 0, f.length);
+        return !isError(eth) && eth.etherType === EtherType.Arp;
+      });
+    assert.equal(replies.length, 1, `frames: ${out.frames.join(" ")}`);
+    const f = replies[0];
+    const eth = EthernetView.parse(f, 0, f.length);
+    assert.ok(!isError(eth));
+    assert.equal(formatMac(eth.dst), "02:00:00:00:00:02");
+    const arp = ArpView.parse(f, eth.payloadOff, f.length - eth.payloadOff);
+    assert.ok(!isError(arp));
+    assert.equal(arp.op, ArpOp.Reply);
+    assert.equal(formatV4(arp.senderIp), "10.77.0.1");
+    assert.equal(formatMac(arp.senderMac), formatMac(eth.src));
+    assert.equal(formatMac(arp.targetMac), "02:00:00:00:00:02");
+    assert.equal(formatV4(arp.targetIp), "10.77.0.2");
+    // The kernel learned our address from the request we wrote.
+    assert.match(out.neigh, /10\.77\.0\.2 lladdr 02:00:00:00:00:02/);
+    // Closing the fd removes the (non-persistent) device.
+    assert.doesNotMatch(out.afterClose, /tap0/);
+  } finally {
+    spawnSync("ip", ["netns", "del", ns]);
+  }
+});
