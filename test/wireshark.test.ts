@@ -1,7 +1,9 @@
 // Wireshark agreement (issue 2): `netstack decode --json` must agree with tshark on every field of
 // the record contract, for the real-kernel fixtures and for crafted edge cases (802.1Q, IPv4
 // options, an IPv6 extension-header chain with a fragment header, TCP with every option and SACK
-// blocks, ICMP errors quoting packets, fragments, malformed lengths and checksums).
+// blocks, ICMP errors quoting packets, fragments, IGMP and MLD with their router alerts, IPv6
+// packets in transit that a host would drop (SRv6 and other routing headers with segments left,
+// options whose type says discard), malformed lengths and checksums).
 //
 // tshark runs with reassembly off (each fragment is judged alone, as our decoder does), checksum
 // validation on, and absolute TCP sequence numbers. Skipped, with the reason, without tshark.
@@ -20,10 +22,12 @@ import { checksum } from "../src/wire/checksum.ts";
 import { type DecodeRecord, decodeRecord, verifyFrame } from "../src/wire/decode.ts";
 import { EthernetBuilder, EtherType } from "../src/wire/ethernet.ts";
 import { Icmpv4EchoBuilder, Icmpv4ErrorBuilder } from "../src/wire/icmpv4.ts";
-import { Icmpv6ErrorBuilder, Icmpv6Type } from "../src/wire/icmpv6.ts";
+import { Icmpv6EchoBuilder, Icmpv6ErrorBuilder, Icmpv6Type } from "../src/wire/icmpv6.ts";
+import { IgmpBuilder, IgmpType, Igmpv3QueryBuilder, ROUTER_ALERT_V4 } from "../src/wire/igmp.ts";
 import { IpProto } from "../src/wire/ipproto.ts";
 import { Ipv4Builder } from "../src/wire/ipv4.ts";
-import { Ipv6Builder, type Ipv6BuilderInit } from "../src/wire/ipv6.ts";
+import { Ipv6Builder, type Ipv6BuilderInit, type Ipv6ExtHeader } from "../src/wire/ipv6.ts";
+import { MldBuilder, Mldv2QueryBuilder, Mldv2ReportBuilder } from "../src/wire/mld.ts";
 import { LinkAddrOption, MtuOption, PrefixInfoOption, RouterAdvertisementBuilder } from "../src/wire/ndp.ts";
 import { TcpBuilder, TcpFlags } from "../src/wire/tcp.ts";
 import { UdpBuilder } from "../src/wire/udp.ts";
@@ -101,6 +105,7 @@ const FIELDS = [
   "icmpv6.type",
   "icmpv6.code",
   "icmpv6.checksum.status",
+  "igmp.checksum.status",
   "_ws.malformed",
   "_ws.expert.message",
   "_ws.expert.severity",
@@ -246,7 +251,7 @@ const PI_ERROR = 0x00800000;
 function wiresharkErrors(row: Row): string[] {
   const protocols = (row["frame.protocols"][0] ?? "").split(":");
   const out: string[] = [];
-  for (const p of ["ip", "tcp", "udp", "icmp", "icmpv6"] as const) {
+  for (const p of ["ip", "tcp", "udp", "icmp", "icmpv6", "igmp"] as const) {
     if (protocols.includes(p) && row[`${p}.checksum.status` as Field][0] === "0") out.push(`${p} bad checksum`);
   }
   out.push(...row["_ws.malformed"]);
@@ -584,6 +589,94 @@ function crafted(): { frames: Uint8Array[]; malformed: Map<number, RegExp> } {
     ),
   );
 
+  // IGMP (RFC 2236, RFC 3376) as hosts and queriers send it: TTL 1 and the IPv4 Router Alert.
+  const group = parseV4("224.1.2.3") as Ipv4Addr;
+  const allSystems = parseV4("224.0.0.1") as Ipv4Addr;
+  const igmp = (msg: PacketBuilder, dst: Ipv4Addr) =>
+    eth(
+      new BytesBody(new Uint8Array(0)).wrapIn(msg).wrapIn(
+        v4(
+          IpProto.Igmp,
+          (b) => {
+            b.ttl = 1;
+            b.options = ROUTER_ALERT_V4;
+          },
+          A,
+          dst,
+        ),
+      ),
+      EtherType.Ipv4,
+    );
+  add(igmp(new IgmpBuilder(IgmpType.V2MembershipReport, 0, group), group));
+  add(igmp(new IgmpBuilder(IgmpType.LeaveGroup, 0, group), parseV4("224.0.0.2") as Ipv4Addr));
+  add(igmp(new IgmpBuilder(IgmpType.MembershipQuery, 100, 0 as Ipv4Addr), allSystems));
+  add(igmp(new IgmpBuilder(IgmpType.MembershipQuery, 10, group), group));
+  add(igmp(new Igmpv3QueryBuilder(20, group, false, 2, 125, [A, B]), group));
+  // MLD (RFC 2710, RFC 3810): link-local source, hop limit 1, hop-by-hop Router Alert (RFC 2711).
+  const ll = parseV6("fe80::1") as Ipv6Addr;
+  const mldGroup = parseV6("ff02::1:3") as Ipv6Addr;
+  const hbhRa: Ipv6ExtHeader = { type: IpProto.HopByHop, data: Uint8Array.from([5, 2, 0, 0, 1, 0]) };
+  const mld = (msg: PacketBuilder, dst: Ipv6Addr) =>
+    eth(
+      new BytesBody(new Uint8Array(0)).wrapIn(msg).wrapIn(v6(IpProto.Icmpv6, { hopLimit: 1, exts: [hbhRa] }, ll, dst)),
+      EtherType.Ipv6,
+    );
+  const routers = parseV6("ff02::16") as Ipv6Addr;
+  add(
+    mld(
+      new Mldv2ReportBuilder(ll, routers, [
+        { type: 4, group: mldGroup },
+        { type: 1, group: parseV6("ff05::2") as Ipv6Addr, sources: [A6, B6] },
+      ]),
+      routers,
+    ),
+  );
+  add(mld(new MldBuilder(ll, allNodes, Icmpv6Type.MldQuery, 10000, new Uint8Array(16)), allNodes));
+  add(mld(new Mldv2QueryBuilder(ll, mldGroup, 1000, mldGroup, true, 2, 125, [A6]), mldGroup));
+  // IPv6 in transit, which a host would drop but a decoder shows (RFC 8200 4.4, 4.2). The
+  // transport checksum's pseudo-header names the final destination (RFC 8200 8.1).
+  const final = parseV6("2001:db8::99") as Ipv6Addr;
+  const rt = (type: number, segLeft: number, addrs: Uint8Array[], third = 0): Ipv6ExtHeader => {
+    const data = new Uint8Array(6 + 16 * addrs.length);
+    data.set([type, segLeft, third]);
+    for (let i = 0; i < addrs.length; i++) data.set(addrs[i], 6 + 16 * i);
+    return { type: IpProto.Ipv6Route, data };
+  };
+  const inTransit = (exts: Ipv6ExtHeader[], l4: PacketBuilder, proto: number, payload = body(6)) =>
+    eth(payload.wrapIn(l4).wrapIn(v6(proto, { exts })), EtherType.Ipv6);
+  // SRv6 (RFC 8754): Segment List [final, B6], Segments Left 1, Last Entry 1.
+  const srh = rt(4, 1, [final, B6], 1);
+  add(inTransit([srh], new UdpBuilder(A6, final, 5000, 6000), IpProto.Udp));
+  add(
+    inTransit(
+      [srh],
+      tcpB(A6, final, (t) => (t.flags = TcpFlags.SYN)),
+      IpProto.Tcp,
+      body(0),
+    ),
+  );
+  // Type 0 (deprecated, RFC 5095) with two addresses, type 2 (Mobile IPv6 home address), type 3 (RPL,
+  // RFC 6554: CmprI 8, CmprE 8, the last address's prefix is the destination's: 2001:db8:0:1::99).
+  add(inTransit([rt(0, 2, [B6, final])], new UdpBuilder(A6, final, 5001, 6001), IpProto.Udp));
+  add(inTransit([rt(2, 1, [final])], new Icmpv6EchoBuilder(A6, final, 128, 9, 1), IpProto.Icmpv6));
+  const rpl: Ipv6ExtHeader = {
+    type: IpProto.Ipv6Route,
+    data: Uint8Array.from([3, 2, 0x88, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0, 0, 0, 0, 0, 0, 0, 0x99]),
+  };
+  add(inTransit([rpl], new UdpBuilder(A6, parseV6("2001:db8:0:1::99") as Ipv6Addr, 5002, 6002), IpProto.Udp));
+  // Unrecognized options whose type bits say discard (01) and discard-and-report (11).
+  const discard = { type: IpProto.Ipv6Opts, data: Uint8Array.from([0x7e, 4, 1, 2, 3, 4]) };
+  const report = { type: IpProto.HopByHop, data: Uint8Array.from([0xde, 4, 1, 2, 3, 4]) };
+  add(
+    inTransit(
+      [discard],
+      tcpB(A6, B6, (t) => (t.flags = TcpFlags.ACK)),
+      IpProto.Tcp,
+      body(4),
+    ),
+  );
+  add(inTransit([report, srh, discard], new UdpBuilder(A6, final, 5003, 6003), IpProto.Udp));
+
   // ---- malformed ----
   const good = l4in4(
     body(12),
@@ -634,6 +727,12 @@ function crafted(): { frames: Uint8Array[]; malformed: Map<number, RegExp> } {
   );
   v6Sum[v6Sum.length - 1] ^= 1;
   add(v6Sum, /^udp bad checksum$/);
+  // An IGMP report with a bad checksum.
+  const badIgmp = igmp(new IgmpBuilder(IgmpType.V2MembershipReport, 0, group), group);
+  badIgmp[14 + 24 + 7] ^= 1;
+  add(badIgmp, /^igmp bad checksum$/);
+  // SRv6 in transit whose UDP checksum was computed over the header's destination, not the final one.
+  add(inTransit([srh], new UdpBuilder(A6, B6, 5000, 6000), IpProto.Udp), /^udp bad checksum$/);
   return { frames, malformed };
 }
 
@@ -677,7 +776,10 @@ test("tshark agrees with `netstack decode --json` on crafted edge cases", { skip
   assert.ok(ours.some((r) => r.tcp?.options.sack?.length === 4));
   assert.ok(ours.some((r) => r.ip?.version === 6 && r.ip.id === 0xcafef00d && r.ip.proto === IpProto.Tcp));
   assert.ok(ours.some((r) => r.icmp?.version === 6 && r.icmp.type === Icmpv6Type.PacketTooBig));
-  assert.equal(malformed.size, 8);
+  assert.ok(rows.some((r) => r["frame.protocols"][0].includes(":igmp")));
+  assert.ok(ours.some((r) => r.icmp?.version === 6 && r.icmp.type === Icmpv6Type.Mldv2Report && r.ip?.proto === 58));
+  assert.equal(rows.filter((r, i) => r["frame.protocols"][0].includes("ipv6.routing") && ours[i].ok).length, 8);
+  assert.equal(malformed.size, 10);
   // And every well-formed crafted frame re-serializes byte-identical from its reprs.
   frames.forEach((f, i) => {
     if (!malformed.has(i + 1)) assert.deepEqual(verifyFrame(f), { kind: "same" }, `crafted frame ${i + 1}`);

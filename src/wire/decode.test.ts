@@ -3,16 +3,26 @@ import { readdirSync, readFileSync } from "node:fs";
 import { test } from "node:test";
 import fc from "fast-check";
 import { readCapture } from "../capture/pcapng.ts";
-import { type Ipv4Addr, type Ipv6Addr, type MacAddr, parseMac, parseV4, parseV6 } from "../ip/addr.ts";
-import { BytesBody, type Serializer, TooBig } from "../packet/serialize.ts";
+import { formatV6, type Ipv4Addr, type Ipv6Addr, type MacAddr, parseMac, parseV4, parseV6 } from "../ip/addr.ts";
+import { BytesBody, EMPTY_BODY, type PacketBuilder, type Serializer, TooBig } from "../packet/serialize.ts";
 import { checksum } from "./checksum.ts";
-import { decodeFrame, decodeRecord, pretty, summarize, verifyFrame } from "./decode.ts";
+import {
+  decodeFrame,
+  decodeRecord,
+  finalDestination,
+  parseIpv6ForDecode,
+  pretty,
+  summarize,
+  verifyFrame,
+} from "./decode.ts";
 import { EthernetBuilder, EtherType } from "./ethernet.ts";
 import { Icmpv4EchoBuilder, Icmpv4ErrorBuilder } from "./icmpv4.ts";
-import { writeIcmpv6Checksum } from "./icmpv6.ts";
+import { Icmpv6Builder, writeIcmpv6Checksum } from "./icmpv6.ts";
+import { IgmpBuilder, IgmpType, Igmpv3QueryBuilder, ROUTER_ALERT_V4 } from "./igmp.ts";
 import { IpProto } from "./ipproto.ts";
 import { Ipv4Builder } from "./ipv4.ts";
-import { Ipv6Builder } from "./ipv6.ts";
+import { Ipv6Builder, type Ipv6ExtHeader, Ipv6ParseError, Ipv6View } from "./ipv6.ts";
+import { MldBuilder, type MldRecord, Mldv2QueryBuilder, Mldv2ReportBuilder } from "./mld.ts";
 import { TcpBuilder, TcpFlags } from "./tcp.ts";
 import { UdpBuilder } from "./udp.ts";
 
@@ -470,6 +480,467 @@ test("property: mutated fixture frames never throw, and well-formed ones mostly 
         summarize(d);
         const v = verifyFrame(f, d);
         assert.ok(v.kind === "same" || v.kind === "differs" || v.kind === "malformed");
+      },
+    ),
+  );
+});
+
+// ---- IGMP (RFC 2236, RFC 3376) ----
+
+const GROUP = parseV4("224.1.2.3") as Ipv4Addr;
+const ALL_SYSTEMS = parseV4("224.0.0.1") as Ipv4Addr;
+
+/** An IGMP message as a host sends it: TTL 1 and the Router Alert option (RFC 2236 2, RFC 2113). */
+function igmpFrame(msg: PacketBuilder, dst: Ipv4Addr = GROUP, set: (b: Ipv4Builder) => void = () => {}): Uint8Array {
+  const ip = new Ipv4Builder(IP_A, dst, IpProto.Igmp, 1);
+  ip.options = ROUTER_ALERT_V4;
+  set(ip);
+  return frame(EMPTY_BODY.wrapIn(msg).wrapIn(ip), EtherType.Ipv4);
+}
+
+/** Raw IGMP bytes with the checksum filled in (RFC 2236 2.3: over the whole message). */
+function igmpRaw(bytes: number[]): Uint8Array {
+  const m = Uint8Array.from(bytes);
+  const c = checksum(m, 0, m.length);
+  m[2] = c >> 8;
+  m[3] = c & 0xff;
+  return m;
+}
+
+function rawIgmpFrame(m: Uint8Array): Uint8Array {
+  const ip = new Ipv4Builder(IP_A, GROUP, IpProto.Igmp, 1);
+  ip.options = ROUTER_ALERT_V4;
+  return frame(new BytesBody(m).wrapIn(ip), EtherType.Ipv4);
+}
+
+test("IGMP: tcpdump lines for reports, leaves and queries; the record keeps the contract's shape; verify", () => {
+  const report = igmpFrame(new IgmpBuilder(IgmpType.V2MembershipReport, 0, GROUP));
+  // 14 Ethernet + 24 IPv4 with router alert + 8 IGMP, padded to 60.
+  assert.equal(report.length, 60);
+  assert.deepEqual(report.subarray(14 + 20, 14 + 24), ROUTER_ALERT_V4);
+  const r = decodeRecord(report, 1);
+  assert.deepEqual(r, {
+    frame: 1,
+    ok: true,
+    eth: { src: "02:00:00:00:00:0a", dst: "02:00:00:00:00:0b", type: 0x0800 },
+    ip: {
+      version: 4,
+      src: "192.0.2.1",
+      dst: "224.1.2.3",
+      ttl: 1,
+      proto: 2,
+      id: 0,
+      fragOffset: 0,
+      moreFragments: false,
+    },
+  });
+  const cases: [Uint8Array, string][] = [
+    [report, "192.0.2.1 > 224.1.2.3: igmp v2 report 224.1.2.3"],
+    [
+      igmpFrame(new IgmpBuilder(IgmpType.LeaveGroup, 0, GROUP), parseV4("224.0.0.2") as Ipv4Addr),
+      "192.0.2.1 > 224.0.0.2: igmp leave 224.1.2.3",
+    ],
+    [
+      igmpFrame(new IgmpBuilder(IgmpType.V1MembershipReport, 0, GROUP)),
+      "192.0.2.1 > 224.1.2.3: igmp v1 report 224.1.2.3",
+    ],
+    // A general query with the default 10 s, a group-specific one with 1 s, an IGMPv1 query.
+    [
+      igmpFrame(new IgmpBuilder(IgmpType.MembershipQuery, 100, 0 as Ipv4Addr), ALL_SYSTEMS),
+      "192.0.2.1 > 224.0.0.1: igmp query v2",
+    ],
+    [
+      igmpFrame(new IgmpBuilder(IgmpType.MembershipQuery, 10, GROUP)),
+      "192.0.2.1 > 224.1.2.3: igmp query v2 [max resp time 10] [gaddr 224.1.2.3]",
+    ],
+    [
+      igmpFrame(new IgmpBuilder(IgmpType.MembershipQuery, 0, 0 as Ipv4Addr), ALL_SYSTEMS),
+      "192.0.2.1 > 224.0.0.1: igmp query v1",
+    ],
+    // IGMPv3 queries: RFC 3376 4.1.1 codes 20 (2 s) and 0xff (31744 tenths: 52m54s), with sources.
+    [
+      igmpFrame(new Igmpv3QueryBuilder(20, GROUP, false, 2, 125, [IP_A, IP_B])),
+      "192.0.2.1 > 224.1.2.3: igmp query v3 [max resp time 2.0s] [gaddr 224.1.2.3, 2 source(s)]",
+    ],
+    [
+      igmpFrame(new Igmpv3QueryBuilder(0xff, 0 as Ipv4Addr, true, 7, 0), ALL_SYSTEMS),
+      "192.0.2.1 > 224.0.0.1: igmp query v3 [max resp time 52m54s]",
+    ],
+    [igmpFrame(new IgmpBuilder(0x13, 0, GROUP)), "192.0.2.1 > 224.1.2.3: igmp-19"],
+  ];
+  cases.forEach(([f, line], i) => {
+    const d = decodeFrame(f, i + 1);
+    assert.equal(d.record.ok, true, d.record.error);
+    assert.deepEqual(Object.keys(d.record), ["frame", "ok", "eth", "ip"]);
+    assert.equal(summarize(d), `${i + 1} ${line}`);
+    assert.deepEqual(verifyFrame(f, d), { kind: "same" }, line);
+  });
+});
+
+test("IGMP: verify rebuilds with the IGMP builders; v3 reports and longer messages are copied", () => {
+  // An IGMPv3 query with a Resv bit set (RFC 3376 4.1.5: zero on send): the builder writes it zero.
+  const q = igmpFrame(new Igmpv3QueryBuilder(100, GROUP, false, 2, 125));
+  const evil = q.slice();
+  const flags = 14 + 24 + 8;
+  evil[flags] |= 0x80;
+  evil[14 + 24 + 2] = 0;
+  evil[14 + 24 + 3] = 0;
+  const c = checksum(evil, 14 + 24, 12);
+  evil[14 + 24 + 2] = c >> 8;
+  evil[14 + 24 + 3] = c & 0xff;
+  assert.equal(decodeRecord(evil).ok, true);
+  const v = verifyFrame(evil);
+  assert.equal(v.kind, "differs");
+  if (v.kind === "differs") assert.equal(v.at, 14 + 24 + 2);
+  // An IGMPv3 report (RFC 3376 4.2): two group records, the second with one source.
+  // biome-ignore format: packet bytes
+  const v3 = igmpRaw([
+    0x22, 0, 0, 0, 0, 0, 0, 2,
+    4, 0, 0, 0, 224, 1, 2, 3,
+    1, 0, 0, 1, 224, 1, 2, 4, 10, 0, 0, 1,
+  ]);
+  const f = rawIgmpFrame(v3);
+  assert.equal(summarize(decodeFrame(f, 3)), "3 192.0.2.1 > 224.1.2.3: igmp v3 report, 2 group record(s)");
+  assert.deepEqual(verifyFrame(f), { kind: "same" });
+  // A v1 report with 4 extra bytes: shown with its length, copied as it is.
+  const long = rawIgmpFrame(igmpRaw([0x12, 0, 0, 0, 224, 1, 2, 3, 9, 9, 9, 9]));
+  assert.equal(pretty(long), "1 192.0.2.1 > 224.1.2.3: igmp v1 report 224.1.2.3 [len 12]");
+  assert.deepEqual(verifyFrame(long), { kind: "same" });
+});
+
+test("IGMP: malformed messages are errors with the layers before them; fragments are not parsed", () => {
+  const bad = igmpFrame(new IgmpBuilder(IgmpType.V2MembershipReport, 0, GROUP));
+  bad[14 + 24 + 4] ^= 1; // the group changed, the checksum not
+  const d = decodeFrame(bad, 4);
+  assert.deepEqual(
+    [d.record.ok, d.record.error, d.record.ip?.proto, Object.keys(d.record)],
+    [false, "igmp: bad-checksum", 2, ["frame", "ok", "error", "eth", "ip"]],
+  );
+  assert.equal(summarize(d), "4 192.0.2.1 > 224.1.2.3: [igmp: bad-checksum]");
+  assert.deepEqual(verifyFrame(bad), { kind: "malformed", error: "igmp: bad-checksum" });
+  // RFC 3376 7.1: a query of 9 to 11 bytes is neither version.
+  assert.equal(decodeRecord(rawIgmpFrame(igmpRaw([0x11, 100, 0, 0, 0, 0, 0, 0, 0, 0]))).error, "igmp: bad-length");
+  assert.equal(decodeRecord(rawIgmpFrame(igmpRaw([0x16, 0, 0, 0, 224]))).error, "igmp: too-short");
+  // A first fragment of an IGMP message: nothing above IP, and no error.
+  const frag = igmpFrame(new IgmpBuilder(IgmpType.V2MembershipReport, 0, GROUP), GROUP, (b) => (b.mf = true));
+  const rf = decodeFrame(frag);
+  assert.deepEqual([rf.record.ok, rf.igmp], [true, undefined]);
+  assert.deepEqual(verifyFrame(frag), { kind: "same" });
+  // IGMP's protocol number inside IPv6 is nothing we decode.
+  const v6 = frame(
+    new BytesBody(igmpRaw([0x16, 0, 0, 0, 224, 1, 2, 3])).wrapIn(new Ipv6Builder(V6_A, V6_B, 2)),
+    EtherType.Ipv6,
+  );
+  assert.equal(pretty(v6), "1 2001:db8::a > 2001:db8::b: proto 2, length 8");
+});
+
+// ---- MLD (RFC 2710, RFC 3810) ----
+
+const LL = parseV6("fe80::1") as Ipv6Addr;
+const MLDV2_ROUTERS = parseV6("ff02::16") as Ipv6Addr;
+const ALL_NODES = parseV6("ff02::1") as Ipv6Addr;
+const M_GROUP = parseV6("ff02::1:3") as Ipv6Addr;
+/** RFC 2711 router alert (value 0, MLD) and PadN: the hop-by-hop header MLD is sent with (RFC 3810 5). */
+const HBH_RA: Ipv6ExtHeader = { type: IpProto.HopByHop, data: Uint8Array.from([5, 2, 0, 0, 1, 0]) };
+
+type MldMsg = (src: Ipv6Addr, dst: Ipv6Addr) => PacketBuilder;
+
+function mldFrame(msg: MldMsg, dst: Ipv6Addr, payload = EMPTY_BODY as Serializer): Uint8Array {
+  const ip = new Ipv6Builder(LL, dst, IpProto.Icmpv6, { hopLimit: 1, exts: [HBH_RA] });
+  return frame(payload.wrapIn(msg(LL, dst)).wrapIn(ip), EtherType.Ipv6);
+}
+
+test("MLD: lines name the messages; the record shows the ICMPv6 layer; verify rebuilds with the MLD builders", () => {
+  const records: MldRecord[] = [
+    { type: 4, group: M_GROUP },
+    { type: 1, group: parseV6("ff05::2") as Ipv6Addr, sources: [V6_A, V6_B] },
+  ];
+  const report = mldFrame((s, d) => new Mldv2ReportBuilder(s, d, records), MLDV2_ROUTERS);
+  const r = decodeRecord(report, 1);
+  assert.deepEqual(r.ip, {
+    version: 6,
+    src: "fe80::1",
+    dst: "ff02::16",
+    ttl: 1,
+    proto: 58,
+    fragOffset: 0,
+    moreFragments: false,
+  });
+  assert.deepEqual(r.icmp, { version: 6, type: 143, code: 0 });
+  assert.deepEqual(Object.keys(r), ["frame", "ok", "eth", "ip", "icmp"]);
+  const cases: [Uint8Array, string][] = [
+    [report, "fe80::1 > ff02::16: ICMP6, multicast listener report v2, 2 group record(s), length 80"],
+    [
+      mldFrame((s, d) => new MldBuilder(s, d, 130, 10000, new Uint8Array(16)), ALL_NODES),
+      "fe80::1 > ff02::1: ICMP6, multicast listener query max resp delay: 10000 addr: ::, length 24",
+    ],
+    [
+      mldFrame((s, d) => new MldBuilder(s, d, 131, 0, M_GROUP), M_GROUP),
+      "fe80::1 > ff02::1:3: ICMP6, multicast listener report max resp delay: 0 addr: ff02::1:3, length 24",
+    ],
+    [
+      mldFrame((s, d) => new MldBuilder(s, d, 132, 0, M_GROUP), parseV6("ff02::2") as Ipv6Addr),
+      "fe80::1 > ff02::2: ICMP6, multicast listener done max resp delay: 0 addr: ff02::1:3, length 24",
+    ],
+    [
+      mldFrame((s, d) => new Mldv2QueryBuilder(s, d, 1000, new Uint8Array(16), false, 2, 125), ALL_NODES),
+      "fe80::1 > ff02::1: ICMP6, multicast listener query v2 [gaddr ::], length 28",
+    ],
+    [
+      mldFrame((s, d) => new Mldv2QueryBuilder(s, d, 1000, M_GROUP, true, 2, 125, [V6_A]), M_GROUP),
+      "fe80::1 > ff02::1:3: ICMP6, multicast listener query v2 [gaddr ff02::1:3, 1 source(s)], length 44",
+    ],
+    [
+      mldFrame((s, d) => new Mldv2ReportBuilder(s, d, []), MLDV2_ROUTERS),
+      "fe80::1 > ff02::16: ICMP6, multicast listener report v2, 0 group record(s), length 8",
+    ],
+  ];
+  cases.forEach(([f, line], i) => {
+    const d = decodeFrame(f, i + 1);
+    assert.equal(d.record.ok, true, d.record.error);
+    assert.equal(summarize(d), `${i + 1} ${line}`);
+    assert.deepEqual(verifyFrame(f, d), { kind: "same" }, line);
+  });
+  // A non-zero code in a report (RFC 2710 3.2: zero on send): the MLD builder writes zero.
+  const coded = mldFrame((s, d) => new MldBuilder(s, d, 131, 0, M_GROUP), M_GROUP);
+  const icmpOff = 14 + 40 + 8;
+  coded[icmpOff + 1] = 1;
+  writeIcmpv6Checksum(coded, icmpOff, 24, LL, M_GROUP);
+  assert.equal(decodeRecord(coded).icmp?.code, 1);
+  const v = verifyFrame(coded);
+  assert.deepEqual(v.kind === "differs" ? v.at : -1, icmpOff + 1);
+  // A report with bytes after its fields is copied (the ICMPv6 builder), and verifies.
+  const longer = mldFrame(
+    (s, d) => new Icmpv6Builder(s, d, 131, 0, 0),
+    M_GROUP,
+    new BytesBody(Uint8Array.from([...M_GROUP, 1, 2, 3, 4])),
+  );
+  assert.equal(
+    pretty(longer),
+    "1 fe80::1 > ff02::1:3: ICMP6, multicast listener report max resp delay: 0 addr: ff02::1:3, length 28",
+  );
+  assert.deepEqual(verifyFrame(longer), { kind: "same" });
+});
+
+test("MLD: a malformed MLD message is an error after the ICMPv6 layer", () => {
+  // RFC 3810 8.1: a 26-byte query is neither MLDv1 nor MLDv2 (the ICMPv6 checksum is right).
+  const q26 = mldFrame((s, d) => new Icmpv6Builder(s, d, 130, 0, 1000), ALL_NODES, new BytesBody(new Uint8Array(18)));
+  const r = decodeRecord(q26);
+  assert.deepEqual([r.ok, r.error, r.icmp], [false, "mld: bad-length", { version: 6, type: 130, code: 0 }]);
+  // A version 2 report announcing a record it does not hold.
+  const rep = mldFrame((s, d) => new Icmpv6Builder(s, d, 143, 0, 1), MLDV2_ROUTERS, new BytesBody(new Uint8Array(12)));
+  assert.equal(decodeRecord(rep).error, "mld: record-too-long");
+  assert.deepEqual(verifyFrame(rep), { kind: "malformed", error: "mld: record-too-long" });
+  // A report shorter than 24 bytes.
+  const short = mldFrame((s, d) => new Icmpv6Builder(s, d, 131, 0, 0), M_GROUP, new BytesBody(new Uint8Array(8)));
+  assert.equal(decodeRecord(short).error, "mld: too-short");
+});
+
+// ---- IPv6 packets in transit: what the host rejects, a decoder still shows ----
+
+const FINAL = parseV6("2001:db8::99") as Ipv6Addr;
+
+/** A routing header's data (after Next Header and Hdr Ext Len): type, segments left, 4 bytes, addresses. */
+function routing(type: number, segLeft: number, addrs: Uint8Array[], third = 0): Ipv6ExtHeader {
+  const data = new Uint8Array(6 + 16 * addrs.length);
+  data[0] = type;
+  data[1] = segLeft;
+  data[2] = third;
+  for (let i = 0; i < addrs.length; i++) data.set(addrs[i], 6 + 16 * i);
+  return { type: IpProto.Ipv6Route, data };
+}
+
+/** UDP over IPv6 from V6_A to V6_B with `exts`; the checksum's pseudo-header names `pseudoDst`. */
+function udp6(exts: Ipv6ExtHeader[], pseudoDst: Uint8Array = V6_B): Uint8Array {
+  return frame(
+    new BytesBody(new Uint8Array(6).fill(0x61))
+      .wrapIn(new UdpBuilder(V6_A, pseudoDst, 5000, 6000))
+      .wrapIn(new Ipv6Builder(V6_A, V6_B, IpProto.Udp, { exts })),
+    EtherType.Ipv6,
+  );
+}
+
+test("IPv6: an SRv6 routing header in transit decodes, with the final destination in the checksum", () => {
+  // RFC 8754: Segment List [FINAL, V6_B], Segments Left 1 (V6_B is the active segment), Last Entry 1.
+  const srh = routing(4, 1, [FINAL, V6_B], 1);
+  const f = udp6([srh], FINAL);
+  // The host's view is unchanged: RFC 8200 4.4, an unsupported type with Segments Left > 0.
+  const host = Ipv6View.parse(f, 14, f.length - 14);
+  assert.ok(host instanceof Ipv6ParseError);
+  assert.equal(host.reason, "routing-header-segments-left");
+  const d = decodeFrame(f, 1);
+  assert.equal(d.record.ok, true, d.record.error);
+  assert.deepEqual(d.record.ip, {
+    version: 6,
+    src: "2001:db8::a",
+    dst: "2001:db8::b",
+    ttl: 64,
+    proto: 17,
+    fragOffset: 0,
+    moreFragments: false,
+  });
+  assert.deepEqual(d.record.udp, { srcPort: 5000, dstPort: 6000, length: 14 });
+  assert.equal(summarize(d), "1 2001:db8::a.5000 > 2001:db8::b.6000: srcrt (type=4, segleft=1) UDP, length 6");
+  assert.deepEqual(verifyFrame(f, d), { kind: "same" });
+  // RFC 8200 8.1: in transit the header's destination is not the pseudo-header's.
+  assert.equal(decodeRecord(udp6([srh], V6_B)).error, "udp: bad-checksum");
+  // At the last segment (Segments Left 0) it is: the host path, as before.
+  assert.equal(decodeRecord(udp6([routing(4, 0, [V6_B], 0)], V6_B)).ok, true);
+  assert.equal(decodeRecord(udp6([routing(4, 0, [FINAL], 0)], FINAL)).error, "udp: bad-checksum");
+});
+
+test("IPv6: the final destination of routing types 0, 2, 3 and 4", () => {
+  const at = (exts: Ipv6ExtHeader[]) => {
+    const f = udp6(exts, FINAL);
+    const v = parseIpv6ForDecode(f, 14, f.length - 14);
+    assert.ok(v instanceof Ipv6View, String(v));
+    return formatV6(finalDestination(v));
+  };
+  assert.equal(at([routing(0, 2, [V6_A, FINAL])]), "2001:db8::99"); // RFC 2460: the last address
+  assert.equal(at([routing(2, 1, [FINAL])]), "2001:db8::99"); // RFC 6275: the home address
+  assert.equal(at([routing(4, 2, [FINAL, V6_A, V6_B], 2)]), "2001:db8::99"); // RFC 8754: Segment List[0]
+  assert.equal(at([routing(0, 0, [V6_A])]), "2001:db8::b"); // Segments Left 0: the header's
+  assert.equal(at([routing(253, 1, [FINAL])]), "2001:db8::b"); // an unknown type: the header's
+  // RFC 6554: CmprI 8, CmprE 8, Pad 0: two 8-byte addresses; the last one's prefix is the header's
+  // destination's (2001:db8::), its suffix ::99.
+  const rpl = {
+    type: IpProto.Ipv6Route,
+    data: Uint8Array.from([3, 2, 0x88, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0, 0, 0, 0, 0, 0, 0, 0x99]),
+  };
+  assert.equal(at([rpl]), "2001:db8::99");
+  const f = udp6([rpl], FINAL);
+  assert.deepEqual([decodeRecord(f).ok, verifyFrame(f).kind], [true, "same"]);
+});
+
+test("IPv6: options whose type bits say discard decode; the chain's structure is still checked", () => {
+  // RFC 8200 4.2: 0x7e (01: discard), 0xde (11: discard and send ICMP unless multicast).
+  const dst = { type: IpProto.Ipv6Opts, data: Uint8Array.from([0x7e, 4, 1, 2, 3, 4]) };
+  const hop = { type: IpProto.HopByHop, data: Uint8Array.from([0xde, 4, 1, 2, 3, 4]) };
+  for (const exts of [[dst], [hop], [hop, routing(4, 1, [FINAL, V6_B], 1), dst]]) {
+    const f = udp6(exts, exts.length === 3 ? FINAL : V6_B);
+    assert.equal(Ipv6View.parse(f, 14, f.length - 14) instanceof Ipv6ParseError, true);
+    const r = decodeRecord(f);
+    assert.deepEqual([r.ok, r.error, r.ip?.proto, r.udp?.dstPort], [true, undefined, 17, 6000]);
+    assert.deepEqual(verifyFrame(f), { kind: "same" });
+  }
+  const seg = routing(4, 1, [FINAL, V6_B], 1);
+  // An option running past its header.
+  assert.equal(
+    decodeRecord(udp6([seg, { type: IpProto.Ipv6Opts, data: Uint8Array.from([0x7e, 9, 1, 2, 3, 4]) }], FINAL)).error,
+    "ipv6: bad-option-length",
+  );
+  // Hop-by-hop after another header (RFC 8200 4.1).
+  assert.equal(decodeRecord(udp6([seg, hop], FINAL)).error, "ipv6: hop-by-hop-not-first");
+  // A chain cut short: the routing header claims more than the payload holds.
+  const cut = udp6([seg], FINAL);
+  cut[14 + 40 + 1] = 200;
+  assert.equal(decodeRecord(cut).error, "ipv6: ext-too-short");
+  // A first fragment of a packet in transit: the chain is complete, so UDP shows.
+  const fragged = frame(
+    new BytesBody(new Uint8Array(16)).wrapIn(
+      new Ipv6Builder(V6_A, V6_B, IpProto.Udp, { exts: [seg], frag: { id: 7, offset: 0, more: true } }),
+    ),
+    EtherType.Ipv6,
+  );
+  fragged.set([0x13, 0x88, 0x17, 0x70, 0, 100], 14 + 40 + 40 + 8);
+  const rf = decodeRecord(fragged);
+  assert.deepEqual(
+    [rf.ok, rf.ip?.id, rf.ip?.moreFragments, rf.udp],
+    [true, 7, true, { srcPort: 5000, dstPort: 6000, length: 100 }],
+  );
+  assert.equal(
+    pretty(fragged),
+    "1 2001:db8::a.5000 > 2001:db8::b.6000: srcrt (type=4, segleft=1) frag (0x00000007:0|16) UDP, length 92",
+  );
+});
+
+// ---- fuzz: the new paths never throw ----
+
+test("property: random IGMP and MLD messages decode, name themselves and re-serialize byte-identical", () => {
+  const v4 = fc.integer({ min: 0xe0000000, max: 0xefffffff }).map((n) => n as Ipv4Addr);
+  const v6 = fc.uint8Array({ minLength: 16, maxLength: 16 });
+  const igmpMsg = fc.oneof(
+    fc
+      .tuple(fc.constantFrom(0x11, 0x12, 0x16, 0x17, 0x13), fc.integer({ min: 0, max: 255 }), v4)
+      .map(([t, m, g]) => new IgmpBuilder(t, m, g) as PacketBuilder),
+    fc
+      .tuple(
+        fc.integer({ min: 0, max: 255 }),
+        v4,
+        fc.boolean(),
+        fc.integer({ min: 0, max: 7 }),
+        fc.integer({ min: 0, max: 255 }),
+        fc.array(v4, { maxLength: 4 }),
+      )
+      .map(([m, g, sf, qrv, qqic, src]) => new Igmpv3QueryBuilder(m, g, sf, qrv, qqic, src) as PacketBuilder),
+  );
+  fc.assert(
+    fc.property(igmpMsg, (m) => {
+      const f = igmpFrame(m);
+      const d = decodeFrame(f);
+      assert.equal(d.record.ok, true, d.record.error);
+      assert.match(summarize(d), /: igmp/);
+      assert.deepEqual(verifyFrame(f, d), { kind: "same" });
+    }),
+  );
+  const record = fc.record({
+    type: fc.integer({ min: 1, max: 6 }),
+    group: v6,
+    sources: fc.array(v6, { maxLength: 3 }),
+    auxData: fc.integer({ min: 0, max: 2 }).map((n) => new Uint8Array(4 * n).fill(n)),
+  });
+  const mldMsg: fc.Arbitrary<MldMsg> = fc.oneof(
+    fc.array(record, { maxLength: 4 }).map((rs) => (s: Ipv6Addr, d: Ipv6Addr) => new Mldv2ReportBuilder(s, d, rs)),
+    fc.tuple(fc.constantFrom(130, 131, 132), fc.integer({ min: 0, max: 0xffff }), v6).map(
+      ([t, m, g]) =>
+        (s: Ipv6Addr, d: Ipv6Addr) =>
+          new MldBuilder(s, d, t, m, g),
+    ),
+    fc.tuple(fc.integer({ min: 0, max: 0xffff }), v6, fc.boolean(), fc.array(v6, { maxLength: 3 })).map(
+      ([m, g, sf, src]) =>
+        (s: Ipv6Addr, d: Ipv6Addr) =>
+          new Mldv2QueryBuilder(s, d, m, g, sf, 2, 125, src),
+    ),
+  );
+  fc.assert(
+    fc.property(mldMsg, (m) => {
+      const f = mldFrame(m, MLDV2_ROUTERS);
+      const d = decodeFrame(f);
+      assert.equal(d.record.ok, true, d.record.error);
+      assert.match(summarize(d), /ICMP6, multicast listener (query|report|done)/);
+      assert.deepEqual(verifyFrame(f, d), { kind: "same" });
+    }),
+  );
+});
+
+test("property: mutated IGMP, MLD and in-transit IPv6 frames never throw", () => {
+  const seeds = [
+    igmpFrame(new IgmpBuilder(IgmpType.V2MembershipReport, 0, GROUP)),
+    igmpFrame(new Igmpv3QueryBuilder(20, GROUP, false, 2, 125, [IP_A])),
+    rawIgmpFrame(igmpRaw([0x22, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 1, 224, 1, 2, 4, 10, 0, 0, 1, 0, 0, 0, 0])),
+    mldFrame((s, d) => new Mldv2ReportBuilder(s, d, [{ type: 1, group: M_GROUP, sources: [V6_A] }]), MLDV2_ROUTERS),
+    mldFrame((s, d) => new Mldv2QueryBuilder(s, d, 1000, M_GROUP, true, 2, 125, [V6_A]), M_GROUP),
+    udp6(
+      [routing(4, 1, [FINAL, V6_B], 1), { type: IpProto.Ipv6Opts, data: Uint8Array.from([0x7e, 4, 1, 2, 3, 4]) }],
+      FINAL,
+    ),
+    udp6([routing(3, 2, [], 0x88)], FINAL),
+  ];
+  fc.assert(
+    fc.property(
+      fc.nat(seeds.length - 1),
+      fc.array(fc.tuple(fc.nat(200), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+      fc.nat(200),
+      (i, edits, cut) => {
+        const f = seeds[i].slice(0, Math.max(cut, 14));
+        for (const [at, value] of edits) if (at < f.length) f[at] = value;
+        const d = decodeFrame(f, 1);
+        summarize(d);
+        JSON.stringify(d.record);
+        const v = verifyFrame(f, d);
+        assert.ok(v.kind === "same" || v.kind === "differs" || v.kind === "malformed");
+        if (d.ipv6 !== undefined)
+          assert.equal(finalDestination(parseIpv6ForDecode(f, 14, f.length - 14) as Ipv6View).length, 16);
       },
     ),
   );

@@ -5,9 +5,13 @@
  *
  * Layers: Ethernet II (+ one 802.1Q tag, IEEE 802.1Q), ARP (RFC 826), IPv4 (RFC 791), IPv6 with
  * its extension-header chain (RFC 8200), TCP (RFC 9293), UDP (RFC 768), ICMPv4 (RFC 792), ICMPv6
- * (RFC 4443) and NDP (RFC 4861). Every checksum is verified: a bad one is an error. Layers above
- * IP are decoded only for whole datagrams and for first fragments whose transport header is
- * complete (a fragment's transport checksum covers bytes it does not hold, so it is not checked).
+ * (RFC 4443), NDP (RFC 4861), IGMP (RFC 2236, RFC 3376) and MLD (RFC 2710, RFC 3810). IGMP and
+ * MLD have no key of their own in the record (the contract fixes its shape): they show in the
+ * summary line, and `--verify` rebuilds them with their builders. IPv6 packets a host would drop
+ * but a link carries (routing headers in transit, options that say discard) are decoded too
+ * (`parseIpv6ForDecode`). Every checksum is verified: a bad one is an error. Layers above IP are
+ * decoded only for whole datagrams and for first fragments whose transport header is complete (a
+ * fragment's transport checksum covers bytes it does not hold, so it is not checked).
  *
  * Malformed input never throws: the record says `"ok": false` with an `error`, and keeps the
  * layers parsed before the error.
@@ -23,13 +27,16 @@ import {
 } from "../packet/serialize.ts";
 import * as arp from "./arp.ts";
 import { pseudoSum } from "./checksum.ts";
-import type { ParseError } from "./errors.ts";
+import { type ParseError, parseError } from "./errors.ts";
 import * as eth from "./ethernet.ts";
 import * as icmpv4 from "./icmpv4.ts";
 import * as icmpv6 from "./icmpv6.ts";
+import * as igmp from "./igmp.ts";
 import { IpProto } from "./ipproto.ts";
 import * as ipv4 from "./ipv4.ts";
 import * as ipv6 from "./ipv6.ts";
+import { IPV6_FRAG_HEADER_LEN, IPV6_MAX_EXT_HEADERS, type Ipv6ExtChainOut, resetExtChain } from "./ipv6-ext.ts";
+import * as mld from "./mld.ts";
 import * as ndp from "./ndp.ts";
 import * as tcp from "./tcp.ts";
 import * as udp from "./udp.ts";
@@ -139,6 +146,15 @@ export interface DecodedFrame {
   icmpv6?: icmpv6.Icmpv6Repr;
   /** Present when the ICMPv6 message is a well-formed NDP message. */
   ndp?: ndp.NdpRepr;
+  /** The IGMP message of a whole IPv4 datagram with protocol 2 (no key in the JSON record). */
+  igmp?: igmp.IgmpRepr;
+  /** The MLD message (ICMPv6 types 130, 131, 132, 143) of a whole datagram. */
+  mld?: mld.MldRepr;
+  /**
+   * True when the IGMP or MLD repr holds every byte of the message, so its builder rebuilds it;
+   * otherwise (an IGMPv3 report, a message longer than its fields) the bytes are copied as they are.
+   */
+  multicastRebuilt?: boolean;
   /** Offset just past the layer-3 packet (ARP packet, IP total length); bytes after it are link padding. */
   l3End: number;
   /** The IP payload after any IPv6 extension headers (the fragment data of a fragment). */
@@ -247,7 +263,7 @@ function decodeIpv4(bytes: Uint8Array, off: number, len: number, d: DecodedFrame
 }
 
 function decodeIpv6(bytes: Uint8Array, off: number, len: number, d: DecodedFrame): string | null {
-  const v = ipv6.Ipv6View.parse(bytes, off, len);
+  const v = parseIpv6ForDecode(bytes, off, len);
   if (!(v instanceof ipv6.Ipv6View)) return errorText(v);
   const ir = ipv6.toRepr(v);
   d.ipv6 = ir;
@@ -259,12 +275,192 @@ function decodeIpv6(bytes: Uint8Array, off: number, len: number, d: DecodedFrame
   ip.moreFragments = v.moreFragments;
   d.record.ip = ip;
   d.ipSrc = v6Copy(v.src);
-  d.ipDst = v6Copy(v.dst);
+  d.ipDst = finalDestination(v);
   d.upper = v.upper();
   // RFC 8200 4.5: only the first fragment (offset 0) holds the upper-layer header.
   if (v.fragOffset !== 0) return null;
   d.whole = !v.moreFragments;
   return decodeTransport(bytes, v.upperOff, v.upperLen, v.proto, 6, d);
+}
+
+// ---- IPv6 as a decoder sees it ----
+
+/**
+ * `Ipv6View.parse` rejects what the *receiving host* must not process (RFC 8200 4.4: a routing
+ * header with Segments Left > 0 and an unsupported type; 4.2: an unrecognized option whose type
+ * bits say discard). Those packets are well-formed, and a decoder watching a link sees them in
+ * transit (SRv6, RFC 8754): for them the chain is walked again with the structural checks only.
+ */
+const HOST_ONLY_REASONS: ReadonlySet<string> = new Set(["routing-header-segments-left", "unrecognized-option"]);
+
+const E6_EXT_SHORT = parseError("ipv6", "ext-too-short");
+const E6_TOO_MANY = parseError("ipv6", "too-many-ext-headers");
+const E6_BAD_OPTION = parseError("ipv6", "bad-option-length");
+const E6_FRAG_DUP = parseError("ipv6", "duplicate-fragment-header");
+const E6_HBH_NOT_FIRST = parseError("ipv6", "hop-by-hop-not-first");
+const E6_FIRST_FRAG_INCOMPLETE = parseError("ipv6", "first-fragment-incomplete-chain");
+const E6_FRAG_LEN = parseError("ipv6", "fragment-length-not-multiple-of-8");
+const E6_FRAG_BEYOND = parseError("ipv6", "fragment-beyond-65535");
+
+/** Parse the IPv6 packet at `bytes[off, off + len)` for display (see `HOST_ONLY_REASONS`). */
+export function parseIpv6ForDecode(bytes: Uint8Array, off: number, len: number): ipv6.Ipv6View | ParseError {
+  const v = ipv6.Ipv6View.parse(bytes, off, len);
+  if (v instanceof ipv6.Ipv6View || !HOST_ONLY_REASONS.has(v.reason)) return v;
+  // The fixed header passed (the chain walk comes last in Ipv6View.parseFrom).
+  const lv = new ipv6.Ipv6View();
+  lv.bytes = bytes;
+  lv.off = off;
+  lv.len = ipv6.IPV6_HEADER_LEN + ((bytes[off + 4] << 8) | bytes[off + 5]);
+  return walkChainForDecode(bytes, off, off + lv.len, lv) ?? lv;
+}
+
+/** The TLV structure of an options header's `b[start, end)` (RFC 8200 4.2), actions not applied. */
+function optionsFit(b: Uint8Array, start: number, end: number): boolean {
+  let i = start;
+  while (i < end) {
+    // RFC 8200 4.2: Pad1 is one byte with no length.
+    if (b[i] === 0) {
+      i++;
+      continue;
+    }
+    if (i + 2 > end || i + 2 + b[i + 1] > end) return false;
+    i += 2 + b[i + 1];
+  }
+  return true;
+}
+
+/**
+ * `walkExtChain` (ipv6-ext.ts) without the two host processing rules: every length, the
+ * hop-by-hop position, the fragment header rules and the header-count bound still apply.
+ */
+function walkChainForDecode(b: Uint8Array, ipOff: number, end: number, out: Ipv6ExtChainOut): ParseError | null {
+  resetExtChain(out);
+  let pos = ipOff + ipv6.IPV6_HEADER_LEN;
+  let nextField = ipOff + 6;
+  let next = b[nextField];
+  let count = 0;
+  for (;;) {
+    if (
+      next !== IpProto.HopByHop &&
+      next !== IpProto.Ipv6Opts &&
+      next !== IpProto.Ipv6Route &&
+      next !== IpProto.Ipv6Frag
+    ) {
+      break;
+    }
+    if (count >= IPV6_MAX_EXT_HEADERS) return E6_TOO_MANY;
+    // RFC 8200 4.1: hop-by-hop options only right after the fixed header.
+    if (next === IpProto.HopByHop && count > 0) return E6_HBH_NOT_FIRST;
+    const first = out.hasFrag && out.fragOffset === 0;
+    let hlen: number;
+    if (next === IpProto.Ipv6Frag) {
+      hlen = IPV6_FRAG_HEADER_LEN;
+      if (pos + hlen > end) return first ? E6_FIRST_FRAG_INCOMPLETE : E6_EXT_SHORT;
+      if (out.hasFrag) return E6_FRAG_DUP;
+      out.hasFrag = true;
+      out.fragOffset = ((b[pos + 2] << 8) | b[pos + 3]) & 0xfff8;
+      out.moreFragments = (b[pos + 3] & 1) === 1;
+      out.fragId = ((b[pos + 4] << 24) | (b[pos + 5] << 16) | (b[pos + 6] << 8) | b[pos + 7]) >>> 0;
+      out.fragHeaderOff = pos;
+      out.fragNextFieldOff = nextField;
+      out.fragmentableOff = pos + hlen;
+    } else {
+      if (pos + 2 > end) return first ? E6_FIRST_FRAG_INCOMPLETE : E6_EXT_SHORT;
+      hlen = (b[pos + 1] + 1) * 8;
+      if (pos + hlen > end) return first ? E6_FIRST_FRAG_INCOMPLETE : E6_EXT_SHORT;
+      if (next !== IpProto.Ipv6Route) {
+        if (!optionsFit(b, pos + 2, pos + hlen)) return E6_BAD_OPTION;
+        // RFC 2711: the router alert value, as the host walk records it.
+        if (next === IpProto.HopByHop) out.routerAlert = routerAlertIn(b, pos + 2, pos + hlen);
+      }
+    }
+    count++;
+    nextField = pos;
+    next = b[pos];
+    pos += hlen;
+    // A non-first fragment: what follows the fragment header is fragment data.
+    if (out.fragHeaderOff === nextField && out.fragOffset !== 0) break;
+  }
+  out.proto = next;
+  out.upperOff = pos;
+  out.protoPointer = nextField - ipOff;
+  out.extCount = count;
+  if (out.hasFrag) {
+    const dataLen = end - out.fragmentableOff;
+    // RFC 8200 4.5: M set needs a multiple of 8 bytes; offset plus length within 65535.
+    if (out.moreFragments && (dataLen & 7) !== 0) return E6_FRAG_LEN;
+    if (out.fragOffset + dataLen > 0xffff) return E6_FRAG_BEYOND;
+  }
+  return null;
+}
+
+/** The value of a router alert option (type 5, length 2) in `b[start, end)`, -1 without one. */
+function routerAlertIn(b: Uint8Array, start: number, end: number): number {
+  let i = start;
+  while (i < end) {
+    if (b[i] === 0) {
+      i++;
+      continue;
+    }
+    if (b[i] === 5 && b[i + 1] === 2) return (b[i + 2] << 8) | b[i + 3];
+    i += 2 + b[i + 1];
+  }
+  return -1;
+}
+
+/**
+ * The destination address of the upper-layer checksum's pseudo-header (a 16-byte copy).
+ * RFC 8200 8.1: with a routing header, the final destination; in transit (Segments Left > 0) it
+ * is in the routing header: the last address of type 0 (RFC 2460 4.4), the home address of type 2
+ * (RFC 6275 6.4), the last compressed address of type 3 (RFC 6554 3), Segment List[0] of type 4
+ * (RFC 8754 2). At the final hop (Segments Left 0) it is the header's Destination Address.
+ */
+export function finalDestination(v: ipv6.Ipv6View): Uint8Array {
+  const b = v.bytes;
+  const dst = v6Copy(v.dst);
+  let type = v.nextHeader;
+  let p = v.payloadOff;
+  while (p < v.upperOff) {
+    const hlen = type === IpProto.Ipv6Frag ? IPV6_FRAG_HEADER_LEN : (b[p + 1] + 1) * 8;
+    if (type === IpProto.Ipv6Route && b[p + 3] !== 0) {
+      routingFinal(b, p, hlen, dst);
+      return dst;
+    }
+    type = b[p];
+    p += hlen;
+  }
+  return dst;
+}
+
+/** Overwrite `dst` (the header's destination) with the final destination of the routing header at `b[p]`. */
+function routingFinal(b: Uint8Array, p: number, hlen: number, dst: Uint8Array): void {
+  const addrs = p + 8;
+  const words = b[p + 1];
+  switch (b[p + 2]) {
+    case 0: {
+      // RFC 2460 4.4: Hdr Ext Len is twice the number of addresses.
+      const n = words >> 1;
+      if (n > 0) dst.set(b.subarray(addrs + 16 * (n - 1), addrs + 16 * n));
+      return;
+    }
+    case 2:
+    case 4:
+      // RFC 6275 6.4: the one address; RFC 8754 2: Segment List[0] is the last segment.
+      if (words >= 2) dst.set(b.subarray(addrs, addrs + 16));
+      return;
+    case 3: {
+      // RFC 6554 3: the last address keeps 16 - CmprE bytes; its first CmprE bytes are the
+      // header's Destination Address's.
+      const cmprE = b[p + 4] & 0x0f;
+      const pad = b[p + 5] >> 4;
+      const keep = 16 - cmprE;
+      const last = p + hlen - pad;
+      if (last - keep >= addrs) dst.set(b.subarray(last - keep, last), cmprE);
+      return;
+    }
+    default:
+      return;
+  }
 }
 
 /**
@@ -346,6 +542,16 @@ function decodeTransport(
       d.transportPayload = v.data();
       return null;
     }
+    case IpProto.Igmp: {
+      if (version !== 4 || !whole) return null;
+      const v = igmp.IgmpView.parse(bytes, off, len);
+      if (!(v instanceof igmp.IgmpView)) return errorText(v);
+      d.igmp = igmp.toRepr(v);
+      // RFC 2236 2 / RFC 3376 4.1: an IGMPv1/v2 message is 8 bytes; a v3 query 12 plus 4 per source.
+      const exact = v.isV3Query ? igmp.IGMPV3_QUERY_MIN_LEN + 4 * v.numSources : igmp.IGMP_LEN;
+      d.multicastRebuilt = v.type !== igmp.IgmpType.V3MembershipReport && v.len === exact;
+      return null;
+    }
     case IpProto.Icmpv6: {
       if (version !== 6) return null;
       if (!whole) {
@@ -363,11 +569,42 @@ function decodeTransport(
         if (n instanceof ndp.NdpView) d.ndp = ndp.toRepr(n);
         else return errorText(n);
       }
+      if (isMldType(v.type)) return decodeMld(bytes, off, len, d);
       return null;
     }
     default:
       return null;
   }
+}
+
+function isMldType(t: number): boolean {
+  return (
+    t === icmpv6.Icmpv6Type.MldQuery ||
+    t === icmpv6.Icmpv6Type.MldReport ||
+    t === icmpv6.Icmpv6Type.MldDone ||
+    t === icmpv6.Icmpv6Type.Mldv2Report
+  );
+}
+
+/** The MLD message in a checksum-verified ICMPv6 message at `bytes[off, off + len)`. */
+function decodeMld(bytes: Uint8Array, off: number, len: number, d: DecodedFrame): string | null {
+  const v = mld.parseMld(bytes, off, len);
+  if (!(v instanceof mld.MldView) && !(v instanceof mld.Mldv2ReportView)) return errorText(v);
+  const r = mld.toRepr(v);
+  d.mld = r;
+  let exact: number;
+  if (r.records !== undefined) {
+    // RFC 3810 5.2: the report is its 8-byte header and its records, nothing after them.
+    exact = mld.MLDV2_REPORT_HEADER_LEN;
+    for (const rec of r.records) {
+      exact += mld.MLDV2_RECORD_HEADER_LEN + 16 * rec.sources.length + (rec.auxData?.length ?? 0) / 2;
+    }
+  } else {
+    // RFC 2710 3: 24 bytes; RFC 3810 5.1: an MLDv2 query is 28 bytes plus 16 per source.
+    exact = r.sources !== undefined ? mld.MLDV2_QUERY_MIN_LEN + 16 * r.sources.length : mld.MLDV1_LEN;
+  }
+  d.multicastRebuilt = len === exact;
+  return null;
 }
 
 // ---- re-serialization ----
@@ -412,7 +649,9 @@ function allZero(b: Uint8Array): boolean {
 
 /** The transport layer rebuilt from its repr around its payload, or null when it is not rebuilt. */
 function transportSerializer(d: DecodedFrame): Serializer | null {
-  if (!d.whole || d.transportPayload === undefined) return null;
+  if (!d.whole) return null;
+  if (d.igmp !== undefined) return d.multicastRebuilt === true ? EMPTY_BODY.wrapIn(igmp.builderFromRepr(d.igmp)) : null;
+  if (d.transportPayload === undefined) return null;
   const src = d.ipSrc as number | Uint8Array;
   const dst = d.ipDst as number | Uint8Array;
   const body = new BytesBody(d.transportPayload);
@@ -426,6 +665,8 @@ function transportSerializer(d: DecodedFrame): Serializer | null {
   if (d.icmpv6 !== undefined) {
     const s6 = src as Uint8Array;
     const d6 = dst as Uint8Array;
+    if (d.mld !== undefined && d.multicastRebuilt === true)
+      return EMPTY_BODY.wrapIn(mld.builderFromRepr(d.mld, s6, d6));
     if (d.ndp !== undefined) {
       const b = ndp.builderFromRepr(d.ndp, s6, d6);
       if (b !== null) return EMPTY_BODY.wrapIn(b);
@@ -640,6 +881,14 @@ function body(d: DecodedFrame): string {
   const sport = r.tcp?.srcPort ?? r.udp?.srcPort;
   const dport = r.tcp?.dstPort ?? r.udp?.dstPort;
   let s = `${endpoint(ip.src, sport)} > ${endpoint(ip.dst, dport)}: `;
+  if (d.ipv6 !== undefined) {
+    // tcpdump's `srcrt (type=4, segleft=1)` for each routing header (its data: type, segments left).
+    for (const e of d.ipv6.exts) {
+      if (e.type === IpProto.Ipv6Route && e.data.length >= 4) {
+        s += `srcrt (type=${Number.parseInt(e.data.slice(0, 2), 16)}, segleft=${Number.parseInt(e.data.slice(2, 4), 16)}) `;
+      }
+    }
+  }
   if (ip.version === 6 && ip.id !== undefined) {
     const fragLen = d.upper !== undefined ? d.upper.length : 0;
     s += `frag (0x${ip.id.toString(16).padStart(8, "0")}:${ip.fragOffset}|${fragLen}) `;
@@ -662,6 +911,8 @@ function body(d: DecodedFrame): string {
     s += `UDP, length ${r.udp.length - udp.UDP_HEADER_LEN}`;
   } else if (r.icmp !== undefined) {
     s += icmpText(d);
+  } else if (d.igmp !== undefined) {
+    s += igmpText(d.igmp, d.upper as Uint8Array);
   } else if (r.ok) {
     s += ip.fragOffset !== 0 || ip.moreFragments ? `ip-proto-${ip.proto}` : `proto ${ip.proto}`;
     s += `, length ${d.upper !== undefined ? d.upper.length : 0}`;
@@ -679,6 +930,7 @@ function icmpText(d: DecodedFrame): string {
   let s = v4 ? `ICMP ${name}` : `ICMP6, ${name}`;
   const b = d.upper as Uint8Array;
   const echo = v4 ? c.type === 0 || c.type === 8 : c.type === 128 || c.type === 129;
+  if (d.mld !== undefined) s += mldText(d.mld, b);
   if (echo && b.length >= 8) s += `, id ${(b[4] << 8) | b[5]}, seq ${(b[6] << 8) | b[7]}`;
   else if (c.code !== 0) s += `, code ${c.code}`;
   if (d.ndp?.target !== undefined) {
@@ -690,6 +942,78 @@ function icmpText(d: DecodedFrame): string {
   if (!v4 && c.type === icmpv6.Icmpv6Type.PacketTooBig && b.length >= 8) s += `, mtu ${u32(b, 4)}`;
   s += `, length ${b.length}`;
   return s;
+}
+
+/** tcpdump's relative time: `1m4s`, `2h`. */
+function relts(secs: number): string {
+  if (secs === 0) return "0s";
+  const units: [number, string][] = [
+    [86400, "d"],
+    [3600, "h"],
+    [60, "m"],
+    [1, "s"],
+  ];
+  let s = "";
+  for (const [n, u] of units) {
+    if (secs >= n) {
+      s += `${Math.floor(secs / n)}${u}`;
+      secs %= n;
+    }
+  }
+  return s;
+}
+
+/**
+ * An IGMP message as tcpdump prints it: `igmp v2 report 224.1.2.3`, `igmp leave 224.1.2.3`,
+ * `igmp query v2 [gaddr 224.1.2.3]`, `igmp query v3 [max resp time 2.0s]`,
+ * `igmp v3 report, 2 group record(s)`. `b` is the whole message.
+ */
+function igmpText(m: igmp.IgmpRepr, b: Uint8Array): string {
+  const len = b.length;
+  const lenNote = len !== igmp.IGMP_LEN ? ` [len ${len}]` : "";
+  switch (m.type) {
+    case igmp.IgmpType.MembershipQuery: {
+      let s = "igmp query";
+      const mrc = m.maxRespTime;
+      const g = m.group !== "0.0.0.0" ? m.group : null;
+      if (m.sources !== undefined) {
+        // RFC 3376 4.1.1: the Max Resp Code in tenths of a second; 100 (10 s) is the default.
+        s += " v3";
+        const mrt = igmp.igmpv3Code(mrc);
+        if (mrc !== 100)
+          s += ` [max resp time ${mrt < 600 ? `${(mrt / 10).toFixed(1)}s` : relts(Math.floor(mrt / 10))}]`;
+        if (g !== null) s += ` [gaddr ${g}${m.sources.length > 0 ? `, ${m.sources.length} source(s)` : ""}]`;
+        return s;
+      }
+      // RFC 2236 4: a Max Resp Time of zero is an IGMPv1 query.
+      if (mrc !== 0) s += mrc !== 100 ? ` v2 [max resp time ${mrc}]` : " v2";
+      else s += " v1";
+      if (g !== null) s += ` [gaddr ${g}]`;
+      return s + lenNote;
+    }
+    case igmp.IgmpType.V1MembershipReport:
+      return `igmp v1 report ${m.group}${lenNote}`;
+    case igmp.IgmpType.V2MembershipReport:
+      return `igmp v2 report ${m.group}`;
+    case igmp.IgmpType.LeaveGroup:
+      return `igmp leave ${m.group}`;
+    case igmp.IgmpType.V3MembershipReport:
+      // RFC 3376 4.2: Number of Group Records at bytes 6-7 (inside the 8 bytes parsing checked).
+      return `igmp v3 report, ${(b[6] << 8) | b[7]} group record(s)`;
+    default:
+      return `igmp-${m.type}`;
+  }
+}
+
+/** What tcpdump prints after an MLD message's name (`ICMP6, multicast listener report v2`). */
+function mldText(m: mld.MldRepr, b: Uint8Array): string {
+  if (m.records !== undefined) return `, ${m.records.length} group record(s)`;
+  if (m.sources !== undefined) {
+    const n = m.sources.length;
+    return ` v2 [gaddr ${m.group}${n > 0 ? `, ${n} source(s)` : ""}]`;
+  }
+  // RFC 2710 3.4 / 3.6: MLDv1 Maximum Response Delay (ms) and Multicast Address.
+  return ` max resp delay: ${(b[4] << 8) | b[5]} addr: ${m.group}`;
 }
 
 /** The tcpdump-style line of any frame's bytes (DESIGN.md's `pretty`; a fuzz target: never throws). */
