@@ -211,12 +211,14 @@ export class CoreTimers<T> {
 
   /**
    * The next expired timer, or null when none is left; on null the host wake-up is re-armed for
-   * the next deadline (a wake-up at or before `now` counts as consumed).
+   * the next deadline. Call it only from the host's wake-up (`handleTimers`): that wake-up counts as
+   * consumed even when it came early (a host timer may fire before the clock reaches its deadline),
+   * so the host is always asked again while timers remain.
    */
   popExpired(now: number): Timer<T> | null {
     const t = this.queue.popExpired(now);
     if (t !== null) return t;
-    if (this.armed <= now) this.armed = Infinity;
+    this.armed = Infinity;
     const next = this.queue.nextDeadline();
     if (next < this.armed) {
       this.armed = next;

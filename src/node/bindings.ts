@@ -143,9 +143,17 @@ export class NodeBindings implements Bindings {
 
   private readonly fire = (): void => {
     this.timer = null;
-    this.timerAt = Infinity;
     if (this.core === null || this.closed) return;
-    this.core.handleTimers(performance.now());
+    // libuv measures timeouts from its cached loop time, so a timer may fire a little before the
+    // monotonic clock reaches the deadline: wait out the rest rather than wake the core early.
+    const now = performance.now();
+    if (now < this.timerAt) {
+      this.timer = setTimeout(this.fire, Math.max(1, Math.ceil(this.timerAt - now)));
+      if (this.refs === 0) this.timer.unref();
+      return;
+    }
+    this.timerAt = Infinity;
+    this.core.handleTimers(now);
   };
 
   /** Deliver queued events. Listeners may call into the core; new events go to the next flush. */

@@ -1,0 +1,52 @@
+/**
+ * netstack/node: the stack with real time and real links, and Node-shaped APIs over it.
+ *
+ * ```ts
+ * const stack = new NodeStack();
+ * stack.addLink(link, { addresses: ["10.0.0.2/24", "fd00::2/64"] });
+ * stack.gateway("10.0.0.1");
+ * const sock = stack.net.createConnection({ host: "10.0.0.1", port: 80 });   // a node:net Socket
+ * stack.net.createServer((s) => s.pipe(s)).listen(7);                         // a node:net Server
+ * stack.dgram.createSocket("udp4").bind(53);                                  // a node:dgram Socket
+ * await stack.ping("10.0.0.1", { count: 3 });
+ * ```
+ */
+
+export { type CoreEntry, type FrameSink, NodeBindings } from "./bindings.ts";
+export {
+  createDgram,
+  type DgramApi,
+  DgramSocket,
+  type DgramSocketOptions,
+  type DgramType,
+  type RemoteInfo,
+} from "./dgram.ts";
+export {
+  BaseLink,
+  type FramesCallback,
+  type Link,
+  type LinkStats,
+  MemoryLink,
+  type MemoryLinkOptions,
+  memoryLinkPair,
+} from "./link.ts";
+export {
+  type AddressInfo,
+  createNet,
+  errnoOf,
+  isIP,
+  isIPv4,
+  isIPv6,
+  type ListenOptions,
+  type NetApi,
+  type NetError,
+  netError,
+  Server,
+  type ServerOptions,
+  Socket,
+  type SocketOptions,
+  type TcpConnectOptions,
+} from "./net.ts";
+export { type AddLinkOptions, NodeStack, type NodeStackOptions, randomMac } from "./node-stack.ts";
+export { type PingOptions, type PingReply, type PingResult, ping } from "./ping.ts";
+export { connectWeb, toWebStreams, type WebConnection } from "./web-streams.ts";

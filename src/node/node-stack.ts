@@ -1,0 +1,249 @@
+/**
+ * NodeStack: a core `Stack` with real time and real links, and the Node-shaped APIs over it.
+ *
+ * It owns the `NodeBindings` (clock, the one host timer, event delivery) and the `Stack` (with its
+ * `TcpLayer` and the ICMP echo sockets behind `ping`). Links are attached with `addLink`: their frame batches are fed to the core
+ * as they arrive, and the core's outgoing frames go to the link's `send`.
+ *
+ * Events: the bindings deliver the core's events in a microtask after each entry point; NodeStack
+ * dispatches each to the object that owns the socket id (a `net.Socket`, a `Server`, a dgram socket,
+ * a ping), registered with `onSocket`.
+ *
+ * Process lifetime: like Node's own handles, a referenced socket or listening server keeps the event
+ * loop alive (`ref` / `unref` count them); when none is left, neither the core's protocol timers
+ * (TIME-WAIT, router solicitations) nor anything else of ours holds the process open.
+ */
+import { getRandomValues } from "node:crypto";
+import type { DeviceId, SocketId, StackEvent } from "../context.ts";
+import type { RouteError } from "../ip/route.ts";
+import { parseIp } from "../ip/version.ts";
+import { Buf } from "../packet/buf.ts";
+import { Stack, type StackOptions } from "../stack.ts";
+import type { IcmpEchoSockets } from "../transport/icmp-echo.ts";
+import type { TcpConfig } from "../transport/tcp/config.ts";
+import type { TcpLayer } from "../transport/tcp/tcp-layer.ts";
+import { NodeBindings } from "./bindings.ts";
+import { createDgram, type DgramApi } from "./dgram.ts";
+import type { Link } from "./link.ts";
+import { createNet, type NetApi } from "./net.ts";
+import { type PingOptions, type PingResult, ping } from "./ping.ts";
+
+/** Options of `new NodeStack()`. */
+export interface NodeStackOptions {
+  /** Default MTU of links added (capped by each link's frame size). Default 1500. */
+  mtu?: number;
+  /** TCP layer configuration (buffer sizes, timers, congestion control, ...). */
+  tcp?: Partial<TcpConfig>;
+  /** IPv6 duplicate address detection for added addresses (RFC 4862). Default true. */
+  dad?: boolean;
+  /** Forward packets between links (a router). Default false. */
+  forwarding?: boolean;
+  /** Anything else the core Stack takes. */
+  stack?: StackOptions;
+}
+
+/** Options of `addLink`. */
+export interface AddLinkOptions {
+  /** The device's MAC (text or bytes). Default: a random locally administered one. */
+  mac?: string | Uint8Array;
+  /** Addresses with prefix length: "10.0.0.2/24", "fd00::2/64". */
+  addresses?: string[];
+  /** The device MTU (largest IP packet). Default: the stack's, capped by the link's frame size. */
+  mtu?: number;
+  /** The device name (default: the link's). */
+  name?: string;
+}
+
+/** Something NodeStack.close() must shut down. */
+export interface Closable {
+  destroy(): void;
+}
+
+/** A Node error shaped like the ones the core's error codes become. */
+function configError(what: string, code: string): Error {
+  return Object.assign(new Error(`${what}: ${code}`), { code });
+}
+
+/** A random locally administered unicast MAC (IEEE 802: bit 1 of the first byte set, bit 0 clear). */
+export function randomMac(): Uint8Array {
+  const m = getRandomValues(new Uint8Array(6));
+  m[0] = (m[0] & 0xfc) | 0x02;
+  return m;
+}
+
+export class NodeStack {
+  readonly bindings: NodeBindings;
+  readonly stack: Stack;
+  readonly tcp: TcpLayer;
+  readonly echo: IcmpEchoSockets;
+  /** node:net-compatible API over this stack. */
+  readonly net: NetApi;
+  /** node:dgram-compatible API over this stack. */
+  readonly dgram: DgramApi;
+  readonly mtu: number;
+  private readonly handlers = new Map<SocketId, (ev: StackEvent) => void>();
+  private readonly links = new Map<DeviceId, Link>();
+  private readonly closables = new Set<Closable>();
+  private readonly tentative = new Set<string>();
+  private readonly readyWaiters: (() => void)[] = [];
+  private readonly unsubscribe: () => void;
+  private refs = 0;
+  private keepAlive: NodeJS.Timeout | null = null;
+  private closedFlag = false;
+
+  constructor(options: NodeStackOptions = {}) {
+    this.mtu = options.mtu ?? 1500;
+    this.bindings = new NodeBindings();
+    const so: StackOptions = { ...options.stack };
+    if (options.dad === false) so.limits = { ...so.limits, dadTransmits: 0 };
+    if (options.forwarding) so.forwarding = { v4: true, v6: true };
+    if (options.tcp !== undefined) so.tcp = { ...so.tcp, ...options.tcp };
+    const stack = new Stack(this.bindings, so);
+    this.stack = stack;
+    this.bindings.attach(stack);
+    this.tcp = stack.tcp;
+    this.echo = stack.pingSockets;
+    this.unsubscribe = this.bindings.subscribe(this.dispatch);
+    this.net = createNet(this);
+    this.dgram = createDgram(this);
+  }
+
+  /**
+   * Attach a link as a new Ethernet device with the given addresses. Returns the device id.
+   * Throws on a malformed MAC or address (a configuration mistake).
+   */
+  addLink(link: Link, options: AddLinkOptions = {}): DeviceId {
+    if (this.closedFlag) throw configError("addLink", "ESHUTDOWN");
+    const mtu = options.mtu ?? Math.min(this.mtu, link.maxFrameLen - 14);
+    const device = this.stack.addEthernetDevice({
+      mac: options.mac ?? randomMac(),
+      mtu,
+      name: options.name ?? link.name,
+    });
+    this.links.set(device, link);
+    this.bindings.setSink(device, { send: (bytes, off, len) => link.send(bytes, off, len) });
+    const bindings = this.bindings;
+    link.onFrames((frames) => {
+      // The frames are ours to keep (the Link contract): each becomes the core's buffer.
+      const bufs = new Array<Buf>(frames.length);
+      for (let i = 0; i < frames.length; i++) bufs[i] = new Buf(frames[i]);
+      bindings.receive(device, bufs);
+    });
+    for (const a of options.addresses ?? []) this.addAddress(device, a);
+    return device;
+  }
+
+  /** Add an address ("10.0.0.2/24") to a device. Throws on a bad address. */
+  addAddress(device: DeviceId, cidr: string): void {
+    const e = this.stack.addAddress(device, cidr);
+    if (e !== null) throw configError(`addAddress ${cidr}`, e);
+  }
+
+  /** Add a route: `addRoute("192.168.0.0/16", { gateway: "10.0.0.1" })`. Throws on failure. */
+  addRoute(prefix: string, opts: { gateway?: string; device?: DeviceId; metric?: number } = {}): void {
+    const e: RouteError | string | null = this.stack.addRoute(prefix, opts);
+    if (e !== null) throw configError(`addRoute ${prefix}`, String(e));
+  }
+
+  /** Set the default route of the gateway's IP version through `ip`. */
+  gateway(ip: string, device?: DeviceId): void {
+    const a = parseIp(ip);
+    if (a === null) throw configError(`gateway ${ip}`, "EINVAL");
+    this.addRoute(typeof a === "number" ? "0.0.0.0/0" : "::/0", { gateway: ip, device });
+  }
+
+  /** Resolves once no added IPv6 address is tentative (duplicate address detection finished). */
+  async ready(): Promise<void> {
+    // Address events are delivered after the call that made them: let them arrive first.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (this.tentative.size === 0) return;
+    await new Promise<void>((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  /** Send ICMP echo requests to `target` and collect the replies. */
+  ping(target: string, options: PingOptions = {}): Promise<PingResult> {
+    return ping(this, target, options);
+  }
+
+  /** The device's link. */
+  link(device: DeviceId): Link | undefined {
+    return this.links.get(device);
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  // ---- for the API modules ----
+
+  /** Route the core's events for `socket` to `fn` (replacing any earlier handler). */
+  onSocket(socket: SocketId, fn: (ev: StackEvent) => void): void {
+    this.handlers.set(socket, fn);
+  }
+
+  /** Stop routing events of `socket`. */
+  offSocket(socket: SocketId): void {
+    this.handlers.delete(socket);
+  }
+
+  /** Track an object `close()` must destroy (and stop tracking it with `untrack`). */
+  track(c: Closable): void {
+    this.closables.add(c);
+  }
+
+  untrack(c: Closable): void {
+    this.closables.delete(c);
+  }
+
+  /** One more user keeping the process alive (a referenced socket, a listening server). */
+  ref(): void {
+    this.refs++;
+    this.bindings.ref();
+    if (this.refs === 1 && !this.closedFlag) {
+      // The core's timer alone would not hold the loop open while a socket waits for data.
+      this.keepAlive = setInterval(() => {}, 1 << 30);
+    }
+  }
+
+  /** Drop one user. */
+  unref(): void {
+    if (this.refs === 0) return;
+    this.refs--;
+    this.bindings.unref();
+    if (this.refs === 0 && this.keepAlive !== null) {
+      clearInterval(this.keepAlive);
+      this.keepAlive = null;
+    }
+  }
+
+  /**
+   * Destroy every socket and server of this stack, close its links, stop its timer. Resolves once
+   * the links are closed.
+   */
+  async close(): Promise<void> {
+    if (this.closedFlag) return;
+    for (const c of [...this.closables]) c.destroy();
+    this.closables.clear();
+    this.closedFlag = true;
+    this.unsubscribe();
+    this.handlers.clear();
+    if (this.keepAlive !== null) clearInterval(this.keepAlive);
+    this.keepAlive = null;
+    this.bindings.close();
+    const links = [...this.links.values()];
+    this.links.clear();
+    for (const l of links) l.onFrames(null);
+    await Promise.all(links.map((l) => l.close()));
+  }
+
+  private readonly dispatch = (ev: StackEvent): void => {
+    if (ev.type === "address-changed") {
+      const key = `${ev.device}/${String(ev.addr)}`;
+      if (ev.state === "tentative") this.tentative.add(key);
+      else this.tentative.delete(key);
+      if (this.tentative.size === 0) for (const w of this.readyWaiters.splice(0)) w();
+      return;
+    }
+    if ("socket" in ev) this.handlers.get(ev.socket)?.(ev);
+  };
+}
