@@ -14,6 +14,17 @@
  */
 import { Buf } from "./buf.ts";
 
+/**
+ * Brand of `Nested`, tested by `serialize` instead of `instanceof Nested` (a class declared later
+ * in the module is not a constant to the optimizer, and a generic `instanceof` costs more than
+ * writing an Ethernet header).
+ */
+const NESTED: unique symbol = Symbol("Nested");
+type MaybeNested = { readonly [NESTED]?: true };
+
+/** Bodies up to this many bytes are copied with a loop rather than `Uint8Array.set`. */
+const SMALL_COPY = 32;
+
 /** One layer's serializer. */
 export interface PacketBuilder {
   /** Bytes written before the body. */
@@ -80,27 +91,80 @@ export abstract class Serializer {
    * buffer of exactly the needed size is allocated.
    */
   serialize(options?: SerializeOptions): Buf | TooBig {
-    const total = this.measure();
-    if (total < 0) return this.tooBig() as TooBig;
-    const headers = this.headersLen();
-    const prefix = (options?.prefix ?? 0) + headers;
-    // Everything after the innermost body's start: body, padding, footers, extra suffix.
-    const afterStart = total - headers + (options?.suffix ?? 0);
-    const own = this.inPlace();
-    let buf: Buf;
-    if (own !== null) {
-      own.ensure(prefix, afterStart - own.length);
-      buf = own;
-    } else if (options?.target !== undefined) {
-      buf = options.target;
-      buf.reset(prefix, afterStart);
-    } else {
-      buf = Buf.alloc(prefix, 0, afterStart);
+    // One walk down the chain collects the layers (outermost first) on a reused stack; then one
+    // pass from the innermost body outwards reads each builder's constraints once, and the write
+    // pass uses those figures. Equivalent to `measure()`, `headersLen()` and `writeInto()`, with
+    // no recursion, no repeated getters, and no allocation. `stackTop` keeps a serialization
+    // started from inside a builder or body source (unusual, but legal) off this one's entries.
+    const base = stackTop;
+    let top = base;
+    let node: Serializer = this;
+    while ((node as MaybeNested)[NESTED] === true) {
+      layerStack[top++] = (node as Nested).outer;
+      node = (node as Nested).inner;
     }
-    this.writeInto(buf);
-    return buf;
+    stackTop = top;
+    try {
+      const body = node;
+      let total = body.measure();
+      if (total < 0) return this.tooBig() as TooBig;
+      let headers = 0;
+      for (let k = top - 1; k >= base; k--) {
+        const o = layerStack[k] as PacketBuilder;
+        if (total > o.maxBodyLen) return this.tooBig() as TooBig;
+        const h = o.headerLen;
+        const m = o.minBodyLen;
+        const f = o.footerLen;
+        headerStack[k] = h;
+        minStack[k] = m;
+        footerStack[k] = f;
+        total = h + Math.max(total, m) + f;
+        headers += h;
+      }
+      const prefix = (options?.prefix ?? 0) + headers;
+      // Everything after the innermost body's start: body, padding, footers, extra suffix.
+      const afterStart = total - headers + (options?.suffix ?? 0);
+      const own = body.inPlace();
+      let buf: Buf;
+      if (own !== null) {
+        own.ensure(prefix, afterStart - own.length);
+        buf = own;
+      } else if (options?.target !== undefined) {
+        buf = options.target;
+        buf.reset(prefix, afterStart);
+      } else {
+        buf = Buf.alloc(prefix, 0, afterStart);
+      }
+      body.writeInto(buf);
+      for (let k = top - 1; k >= base; k--) {
+        const pad = minStack[k] - buf.length;
+        // Seed, "Zeroing Buffers": padding bytes are zeroed by the layer that adds them.
+        if (pad > 0) buf.growBackZero(pad);
+        const bodyLen = buf.length;
+        buf.growFront(headerStack[k]);
+        const f = footerStack[k];
+        if (f > 0) buf.growBack(f);
+        (layerStack[k] as PacketBuilder).serialize(buf.bytes, buf.start, bodyLen);
+      }
+      return buf;
+    } finally {
+      // Drop the references so the stack does not keep builders alive.
+      for (let k = base; k < top; k++) layerStack[k] = null;
+      stackTop = base;
+    }
   }
 }
+
+/**
+ * Scratch stack of `Serializer.serialize`: the layers of the chain being serialized and each
+ * one's header, minimum body and footer lengths. Reused by every call (grown once to the deepest
+ * chain seen), so serializing allocates nothing.
+ */
+const layerStack: (PacketBuilder | null)[] = [];
+const headerStack: number[] = [];
+const minStack: number[] = [];
+const footerStack: number[] = [];
+let stackTop = 0;
 
 /** A body already in a buffer: layers are written around it in place. */
 export class BufBody extends Serializer {
@@ -139,8 +203,12 @@ export class BytesBody extends Serializer implements BodySource {
   }
   write(bytes: Uint8Array, off: number): void {
     const s = this.source;
-    if (s instanceof Uint8Array) bytes.set(s, off);
-    else s.write(bytes, off);
+    if (s instanceof Uint8Array) {
+      const n = s.length;
+      // `set` is a builtin call that costs more than copying a few bytes (or none: a bare ACK).
+      if (n > SMALL_COPY) bytes.set(s, off);
+      else for (let i = 0; i < n; i++) bytes[off + i] = s[i];
+    } else s.write(bytes, off);
   }
   measure(): number {
     return this.source.length;
@@ -165,6 +233,7 @@ export const EMPTY_BODY: Serializer = new BytesBody(new Uint8Array(0));
 
 /** `inner` wrapped in the layer `outer`. */
 export class Nested extends Serializer {
+  readonly [NESTED] = true as const;
   constructor(
     readonly inner: Serializer,
     readonly outer: PacketBuilder,

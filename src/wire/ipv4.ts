@@ -14,7 +14,7 @@
 
 import { formatV4, type Ipv4Addr, parseV4, v4At, v4Put } from "../ip/addr.ts";
 import type { PacketBuilder } from "../packet/serialize.ts";
-import { checksum, update16, verify } from "./checksum.ts";
+import { checksum, finish, fold, sumHeader20, update16, verify } from "./checksum.ts";
 import { ParseError } from "./errors.ts";
 
 /** Length of a header without options. */
@@ -155,8 +155,11 @@ export class Ipv4View {
     if (total < hl) return E_LENGTH;
     if (total > len) return E_SHORT;
     // RFC 1122 3.2.1.2: a datagram with a bad header checksum must be silently discarded.
-    if (!verify(bytes, off, hl)) return E_CHECKSUM;
-    if (hl > IPV4_HEADER_LEN) {
+    if (hl === IPV4_HEADER_LEN) {
+      // The usual header, without options: its ten 16-bit words summed straight, no loop.
+      if (fold(sumHeader20(bytes, off)) !== 0xffff) return E_CHECKSUM;
+    } else {
+      if (!verify(bytes, off, hl)) return E_CHECKSUM;
       const bad = checkOptions(bytes, off + IPV4_HEADER_LEN, hl - IPV4_HEADER_LEN);
       // RFC 1122 3.2.2.5: a malformed option is answered with Parameter Problem, code 0, pointing
       // at the option (as Linux's ip_options_compile does).
@@ -320,7 +323,7 @@ export class Ipv4Builder implements PacketBuilder {
       // RFC 791: the header is padded to a 32-bit boundary with zeroes (End of Option List).
       bytes.fill(0, off + IPV4_HEADER_LEN + opts.length, off + hl);
     }
-    const c = checksum(bytes, off, hl);
+    const c = hl === IPV4_HEADER_LEN ? finish(sumHeader20(bytes, off)) : checksum(bytes, off, hl);
     bytes[off + CHECKSUM] = c >>> 8;
     bytes[off + CHECKSUM + 1] = c & 0xff;
   }

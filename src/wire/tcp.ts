@@ -9,7 +9,7 @@
  * there are some, and allocates nothing.
  */
 import type { PacketBuilder } from "../packet/serialize.ts";
-import { finish, fold, pseudoSum, sumBytes } from "./checksum.ts";
+import { finish, fold, pseudoSum, sumBytes, sumHeader20 } from "./checksum.ts";
 import { type ParseError, parseError } from "./errors.ts";
 import { IpProto } from "./ipproto.ts";
 import {
@@ -94,7 +94,11 @@ export class TcpView {
       }
     }
     // RFC 9293 3.1: the checksum covers pseudo-header, header and data; correct means all ones.
-    if (pseudo >= 0 && fold(sumBytes(bytes, off, len, pseudo)) !== 0xffff) return E_CHECKSUM;
+    // The fixed header is summed straight (no loop), then options and payload.
+    if (pseudo >= 0) {
+      const sum = sumBytes(bytes, off + TCP_HEADER_LEN, len - TCP_HEADER_LEN, pseudo + sumHeader20(bytes, off));
+      if (fold(sum) !== 0xffff) return E_CHECKSUM;
+    }
     this.bytes = bytes;
     this.off = off;
     this.len = len;
@@ -208,7 +212,6 @@ export function tcpFlagsString(flags: number): string {
 export class TcpBuilder implements PacketBuilder {
   readonly footerLen = 0;
   readonly minBodyLen = 0;
-  readonly maxBodyLen = Number.POSITIVE_INFINITY;
 
   /** Source address for the pseudo-header: a number for IPv4, 16 bytes for IPv6. */
   src: number | Uint8Array;
@@ -233,6 +236,14 @@ export class TcpBuilder implements PacketBuilder {
   constructor(src: number | Uint8Array, dst: number | Uint8Array) {
     this.src = src;
     this.dst = dst;
+  }
+
+  /**
+   * No limit of its own (the IP layer below applies the MTU). A getter, not a field: a field
+   * holding a non-integer number is boxed, and every read of it by the serializer would allocate.
+   */
+  get maxBodyLen(): number {
+    return Number.POSITIVE_INFINITY;
   }
 
   /** Header length: 20 plus the options rounded up to 4 bytes. */
@@ -270,14 +281,16 @@ export class TcpBuilder implements PacketBuilder {
     b[off + 19] = this.urgent & 0xff;
     const raw = this.rawOptions;
     if (raw === null) {
-      writeTcpOptions(b, off + TCP_HEADER_LEN, this.options);
+      if (hl > TCP_HEADER_LEN) writeTcpOptions(b, off + TCP_HEADER_LEN, this.options);
     } else {
       b.set(raw, off + TCP_HEADER_LEN);
       // RFC 9293 3.1: the header is padded with zeros to a 32-bit boundary.
       b.fill(0, off + TCP_HEADER_LEN + raw.length, off + hl);
     }
     const len = hl + bodyLen;
-    const c = finish(sumBytes(b, off, len, pseudoSum(this.src, this.dst, IpProto.Tcp, len)));
+    const acc = pseudoSum(this.src, this.dst, IpProto.Tcp, len) + sumHeader20(b, off);
+    // A bare ACK has nothing after the fixed header to sum.
+    const c = finish(len > TCP_HEADER_LEN ? sumBytes(b, off + TCP_HEADER_LEN, len - TCP_HEADER_LEN, acc) : acc);
     b[off + 16] = c >>> 8;
     b[off + 17] = c & 0xff;
   }
