@@ -40,6 +40,18 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CliCommand
     summary: "print the frames of a pcap/pcapng capture (tcpdump-style lines or --json), --verify them",
     load: async () => (await import("./cli/decode.ts")).command,
   },
+  serve: {
+    summary: "run echo, discard, chargen and HTTP on Linux TAP devices (optionally routing between them)",
+    load: async () => (await import("./cli/serve.ts")).command,
+  },
+  fetch: {
+    summary: "HTTP GET a URL over the stack's own TCP through a Linux TAP device",
+    load: async () => (await import("./cli/fetch.ts")).command,
+  },
+  ping: {
+    summary: "send ICMP/ICMPv6 echo requests from the stack through a Linux TAP device, like ping(8)",
+    load: async () => (await import("./cli/ping.ts")).command,
+  },
 };
 
 function mainHelp(): string {

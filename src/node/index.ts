@@ -48,5 +48,22 @@ export {
   type TcpConnectOptions,
 } from "./net.ts";
 export { type AddLinkOptions, NodeStack, type NodeStackOptions, randomMac } from "./node-stack.ts";
+export {
+  type CaptureLinkOptions,
+  PcapLink,
+  PcapngCapture,
+  type PcapngCaptureOptions,
+  wallClockNs,
+} from "./pcap-link.ts";
 export { type PingOptions, type PingReply, type PingResult, ping } from "./ping.ts";
+export {
+  QEMU_MAX_FRAME,
+  type QemuAddress,
+  QemuFrameDecoder,
+  type QemuLinkOptions,
+  QemuStreamLink,
+  QemuStreamServer,
+} from "./qemu-link.ts";
+export { type ServiceStats, type Services, type ServicesOptions, startServices } from "./services.ts";
+export { type TapAvailability, TapError, TapLink, type TapOptions, tapAvailable } from "./tap.ts";
 export { connectWeb, toWebStreams, type WebConnection } from "./web-streams.ts";

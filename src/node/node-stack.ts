@@ -157,7 +157,13 @@ export class NodeStack {
     // Address events are delivered after the call that made them: let them arrive first.
     await new Promise((resolve) => setImmediate(resolve));
     if (this.tentative.size === 0) return;
-    await new Promise<void>((resolve) => this.readyWaiters.push(resolve));
+    // Hold the event loop open while duplicate address detection runs (its timers are unref'd).
+    this.ref();
+    try {
+      await new Promise<void>((resolve) => this.readyWaiters.push(resolve));
+    } finally {
+      this.unref();
+    }
   }
 
   /** Send ICMP echo requests to `target` and collect the replies. */
