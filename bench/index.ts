@@ -2,11 +2,15 @@
 // ratios against references measured in the same run, since this machine is shared and noisy.
 // Usage: npm run bench [-- <name filter>]
 import { benchChecksum } from "./checksum.bench.ts";
+import { benchStackTcp } from "./stack-tcp.bench.ts";
+import { benchTcp } from "./tcp.bench.ts";
 import { benchWire } from "./wire.bench.ts";
 
 const suites: [string, () => Promise<void>][] = [
   ["checksum", benchChecksum],
   ["wire", benchWire],
+  ["tcp", benchTcp],
+  ["stack-tcp", benchStackTcp],
 ];
 const filter = process.argv[2];
 for (const [name, run] of suites) {

@@ -65,7 +65,14 @@ import { isV4BroadcastFor, parseCidr, parseSubnet, Subnet } from "./ip/subnet.ts
 import type { IpRxInfo, IpSendError, IpSender, IpSendOptions, TransportProtocol } from "./ip/transport-api.ts";
 import { type IpVersion, Ipv4, Ipv6, parseIp, V4_BROADCAST } from "./ip/version.ts";
 import { Buf } from "./packet/buf.ts";
-import { BufBody, EMPTY_BODY, type Serializer, TooBig } from "./packet/serialize.ts";
+import {
+  BufBody,
+  EMPTY_BODY,
+  type Nested,
+  type SerializeOptions,
+  type Serializer,
+  TooBig,
+} from "./packet/serialize.ts";
 import type { SimHost } from "./testing/fake-network.ts";
 import { CoreTimers, Timer } from "./timers.ts";
 import { type IcmpEchoLimits, IcmpEchoSockets } from "./transport/icmp-echo.ts";
@@ -227,6 +234,28 @@ export interface RouteOptions {
   metric?: number;
 }
 
+/**
+ * Occupancy of the Stack's bounded structures (`Stack.usage()`); each is at most the `StackLimits`
+ * field of the same name (per device and version, or per version), `tcpConnections` at most
+ * `TcpConfig.maxConnections`.
+ */
+export interface StackUsage {
+  /** Largest neighbour table (entries) over devices and versions. */
+  neighborEntries: number;
+  /** Most packets queued on one unresolved neighbour. */
+  neighborPending: number;
+  /** Datagrams under reassembly (the larger version). */
+  reassemblyDatagrams: number;
+  /** Bytes held for reassembly (the larger version). */
+  reassemblyBytes: number;
+  /** Path MTU cache entries (the larger version). */
+  pmtuEntries: number;
+  /** Loopback packets queued now. */
+  loopbackQueue: number;
+  /** TCP connections in the demux table (every state but LISTEN and CLOSED). */
+  tcpConnections: number;
+}
+
 /** A neighbour as `neighbors()` reports it. */
 export interface NeighborInfo {
   addr: string;
@@ -251,6 +280,7 @@ const C = {
   arpRxBad: counter("arp.rx.malformed"),
   arpRxOwnMac: counter("arp.rx.own-mac"),
   arpRxConflict: counter("arp.rx.address-conflict"),
+  arpRxBadSender: counter("arp.rx.bad-sender"),
   arpRxRequest: counter("arp.rx.request"),
   arpRxReply: counter("arp.rx.reply"),
   arpTxReply: counter("arp.tx.reply"),
@@ -294,6 +324,7 @@ const C = {
   ip6RxNoNext: counter("ipv6.rx.no-next-header"),
   ip6Fragments: counter("ipv6.rx.fragment"),
   ip6Reassembled: counter("ipv6.reassembly.complete"),
+  ip6FirstFragShort: counter("ipv6.rx.first-fragment-incomplete-chain"),
   ip6ReasmTimeout: counter("ipv6.reassembly.timeout"),
   ip6Tx: counter("ipv6.tx"),
   ip6TxNoRoute: counter("ipv6.tx.no-route"),
@@ -333,6 +364,7 @@ const C = {
   icmp6ErrRateLimited: counter("icmpv6.tx.error-rate-limited"),
   icmp6Pmtu: counter("icmpv6.rx.packet-too-big"),
   ndpRxBad: counter("ndp.rx.malformed"),
+  ndpRxBadLinkAddr: counter("ndp.rx.group-link-address"),
   ndpRxBadHopLimit: counter("ndp.rx.bad-hop-limit"),
   ndpRxNs: counter("ndp.rx.neighbor-solicitation"),
   ndpRxNa: counter("ndp.rx.neighbor-advertisement"),
@@ -371,6 +403,14 @@ class RxInfo<A> implements IpRxInfo<A> {
   multicast = false;
   ipOff = 0;
   constructor(readonly I: IpVersion<A>) {}
+}
+
+/** Smallest upper-layer header of a protocol (RFC 7112 5: a first fragment must hold it), 0 if unknown. */
+function upperHeaderLen(proto: number): number {
+  if (proto === IpProto.Tcp) return 20;
+  if (proto === IpProto.Udp) return 8;
+  if (proto === IpProto.Icmpv6) return 4;
+  return 0;
 }
 
 function reasonCounter(prefix: string, reason: string): CounterId {
@@ -481,6 +521,17 @@ export class Stack implements SimHost {
   private rDev: Device | null = null;
   private rHop: unknown = null;
   private readonly usableRoute = (r: Route<unknown, DeviceId>): boolean => this.devices[r.device]?.up === true;
+  /**
+   * Send path scratch (performance): the buffer locally generated packets are serialized into, reused
+   * from one packet to the next once `sendFrame` has returned (the bindings copy before returning);
+   * a queue that keeps the packet (loopback, neighbour resolution) takes it over (`keepTx`).
+   */
+  private txBuf = new Buf(new Uint8Array(2048), 0, 0);
+  private readonly txOpts: SerializeOptions = { target: undefined, prefix: LINK_PREFIX, suffix: 0 };
+  /** The last few `body.wrapIn(ip builder)` chains, by body (transports reuse their bodies). */
+  private readonly wrapBody: (Serializer | null)[] = [null, null, null, null];
+  private readonly wrapChain: (Nested | null)[] = [null, null, null, null];
+  private wrapNext = 0;
 
   constructor(bindings: Bindings, options: StackOptions = {}) {
     this.bindings = bindings;
@@ -1020,6 +1071,32 @@ export class Stack implements SimHost {
     }));
   }
 
+  /**
+   * How full every bounded structure is, next to its bound (tests, monitoring, `netstack` tools):
+   * neighbour entries and queued packets (the largest per device and version), reassembly datagrams
+   * and bytes, path MTU entries, the loopback queue and the TCP connection table.
+   */
+  usage(): StackUsage {
+    let neighborEntries = 0;
+    let neighborPending = 0;
+    for (const d of this.devices) {
+      for (const t of [d.arp, d.ndp]) {
+        if (t === null) continue;
+        neighborEntries = Math.max(neighborEntries, t.size);
+        for (const e of t.values()) neighborPending = Math.max(neighborPending, e.pending.length);
+      }
+    }
+    return {
+      neighborEntries,
+      neighborPending,
+      reassemblyDatagrams: Math.max(this.reasm4.size, this.reasm6.size),
+      reassemblyBytes: Math.max(this.reasm4.bytesBuffered, this.reasm6.bytesBuffered),
+      pmtuEntries: Math.max(this.pmtu4.size, this.pmtu6.size),
+      loopbackQueue: this.work.length,
+      tcpConnections: this.tcp.connectionCount,
+    };
+  }
+
   /** The neighbour cache of a device for one version. */
   neighbors(device: DeviceId, version: 4 | 6): NeighborInfo[] {
     const d = this.devices[device];
@@ -1145,6 +1222,27 @@ export class Stack implements SimHost {
       : this.send6(opts as unknown as IpSendOptions<Ipv6Addr>, body);
   }
 
+  /** `body.wrapIn(b)`, reusing the chain built the last time this body was sent with this builder. */
+  private wrapped(body: Serializer, b: Ipv4Builder | Ipv6Builder): Nested {
+    const bodies = this.wrapBody;
+    const chains = this.wrapChain;
+    for (let i = 0; i < 4; i++) {
+      const c = chains[i];
+      if (bodies[i] === body && c !== null && c.outer === b) return c;
+    }
+    const c = body.wrapIn(b);
+    const i = this.wrapNext;
+    this.wrapNext = (i + 1) & 3;
+    bodies[i] = body;
+    chains[i] = c;
+    return c;
+  }
+
+  /** A queue keeps `pkt`: if it is the reused send buffer, later packets get a new one. */
+  private keepTx(pkt: Buf): void {
+    if (pkt === this.txBuf) this.txBuf = new Buf(new Uint8Array(pkt.bytes.length), 0, 0);
+  }
+
   private send4(opts: IpSendOptions<Ipv4Addr>, body: Serializer): IpSendError {
     const dst = opts.dst;
     if (!this.resolveRoute(Ipv4, dst, opts.device)) {
@@ -1183,7 +1281,11 @@ export class Stack implements SimHost {
     b.mf = false;
     b.fragOffset = 0;
     b.mtu = 0xffff;
-    const pkt = body.wrapIn(b).serialize({ prefix: LINK_PREFIX, suffix: Math.max(0, MIN_IP_IN_FRAME - total) });
+    const so = this.txOpts;
+    so.target = this.txBuf;
+    so.suffix = total < MIN_IP_IN_FRAME ? MIN_IP_IN_FRAME - total : 0;
+    const pkt = this.wrapped(body, b).serialize(so);
+    so.target = undefined;
     if (pkt instanceof TooBig) {
       this.counters.inc(C.ip4TxTooBig);
       return "EMSGSIZE";
@@ -1233,7 +1335,11 @@ export class Stack implements SimHost {
     const multicast = dstA[0] === 0xff;
     b.hopLimit = opts.ttl ?? (multicast ? 1 : dev.curHopLimit || this.limits.defaultTtl);
     b.mtu = 0xffff + IPV6_HEADER_LEN;
-    const pkt = body.wrapIn(b).serialize({ prefix: LINK_PREFIX, suffix: Math.max(0, MIN_IP_IN_FRAME - total) });
+    const so = this.txOpts;
+    so.target = this.txBuf;
+    so.suffix = total < MIN_IP_IN_FRAME ? MIN_IP_IN_FRAME - total : 0;
+    const pkt = this.wrapped(body, b).serialize(so);
+    so.target = undefined;
     if (pkt instanceof TooBig) {
       this.counters.inc(C.ip6TxTooBig);
       return "EMSGSIZE";
@@ -1267,6 +1373,7 @@ export class Stack implements SimHost {
         this.counters.inc(C.loopbackOverflow);
         return;
       }
+      this.keepTx(pkt);
       this.work.push({ device: dev.id, buf: pkt });
       if (this.depth === 0 && !this.drainTimer.scheduled) this.timers.schedule(this.drainTimer, this.bindings.now());
       return;
@@ -1324,12 +1431,14 @@ export class Stack implements SimHost {
       e = c.entry;
       e.probes = 1;
       this.timers.schedule(e.timer, this.bindings.now() + this.limits.neighborRetransMs);
+      this.keepTx(pkt);
       if (table.enqueue(e, pkt) !== "queued") this.counters.inc(C.neighPendingDropped);
       else this.counters.inc(C.neighQueued);
       this.solicit(I, dev, e, false);
       return;
     }
     // RFC 4861 7.2.2 / RFC 1122 2.3.2.2: queue while resolution is in progress; bounded.
+    this.keepTx(pkt);
     if (table.enqueue(e, pkt) !== "queued") this.counters.inc(C.neighPendingDropped);
     else this.counters.inc(C.neighQueued);
   }
@@ -1450,6 +1559,7 @@ export class Stack implements SimHost {
     e.setMac(mac);
     const wasIncomplete = e.state === NeighborState.Incomplete;
     e.state = NeighborState.Reachable;
+    e.confirmed = true;
     e.probes = 0;
     table.touch(e);
     this.timers.schedule(e.timer, this.bindings.now() + this.limits.neighborReachableMs);
@@ -1577,6 +1687,12 @@ export class Stack implements SimHost {
     if (op === ArpOp.Request) this.counters.inc(C.arpRxRequest);
     else if (op === ArpOp.Reply) this.counters.inc(C.arpRxReply);
     const spa = a.senderIp;
+    // RFC 1812 3.3.2: a broadcast or multicast link address is never believed; nor is a broadcast,
+    // multicast or loopback sender address (RFC 1122 3.2.1.3), which no neighbour can own.
+    if ((sha[0] & 1) !== 0 || Ipv4.isMulticast(spa) || spa === V4_BROADCAST || Ipv4.isLoopback(spa)) {
+      this.counters.inc(C.arpRxBadSender);
+      return;
+    }
     const tpa = a.targetIp;
     const mine = dev.find4(tpa) !== undefined;
     const table = dev.arp!;
@@ -1640,7 +1756,9 @@ export class Stack implements SimHost {
       return;
     }
     // RFC 1122 3.2.1.3 (g), RFC 1812 5.3.7: 127/8 never arrives on a real interface.
-    if (!dev.isLoopback && (Ipv4.isLoopback(src) || Ipv4.isLoopback(dst))) {
+    // RFC 1812 5.3.7 / Linux's fib_validate_source: a packet claiming to come from one of our own
+    // addresses never arrives on a real interface (LAND attacks: it would answer itself in a loop).
+    if (!dev.isLoopback && (Ipv4.isLoopback(src) || Ipv4.isLoopback(dst) || this.local4.has(src))) {
       this.counters.inc(C.ip4RxMartian);
       return;
     }
@@ -2007,7 +2125,10 @@ export class Stack implements SimHost {
     const src = v.src;
     const dst = v.dst;
     // RFC 4291 2.5.3: ::1 never arrives on a real interface.
-    if (!dev.isLoopback && (Ipv6.isLoopback(src) || Ipv6.isLoopback(dst))) {
+    // Nor a source that is one of our addresses (LAND; see rxIpv4), except for ICMPv6: a node that
+    // duplicates our address answers our NDP from it (RFC 4862 5.4.4), and nothing there loops.
+    const ownSource = v.proto !== IpProto.Icmpv6 && this.findLocal6(bytes, o + 8) !== null;
+    if (!dev.isLoopback && (Ipv6.isLoopback(src) || Ipv6.isLoopback(dst) || ownSource)) {
       this.counters.inc(C.ip6RxMartian);
       return;
     }
@@ -2070,8 +2191,24 @@ export class Stack implements SimHost {
 
   private reassemble6(dev: Device, v: Ipv6View): void {
     this.counters.inc(C.ip6Fragments);
-    const f = this.frag6;
     const b = v.bytes;
+    // RFC 7112 5: a first fragment that does not hold every header through the upper-layer header
+    // is discarded with parameter problem code 3, pointer 0 (it defeats filtering and is never needed).
+    if (v.fragOffset === 0 && v.moreFragments && v.off + v.len - v.upperOff < upperHeaderLen(v.proto)) {
+      this.counters.inc(C.ip6FirstFragShort);
+      this.icmpError6(
+        dev,
+        b,
+        v.off,
+        false,
+        false,
+        Icmpv6Type.ParamProblem,
+        Icmpv6ParamProblemCode.IncompleteHeaderChain,
+        0,
+      );
+      return;
+    }
+    const f = this.frag6;
     f.src = v.src;
     f.dst = v.dst;
     f.id = v.fragId;
@@ -2437,6 +2574,11 @@ export class Stack implements SimHost {
       return;
     }
     const sll = ns.sourceLinkAddr;
+    // RFC 1812 3.3.2 (as for ARP): a group link address is never a neighbour's.
+    if (sll !== null && (sll[0] & 1) !== 0) {
+      this.counters.inc(C.ndpRxBadLinkAddr);
+      return;
+    }
     if (!srcUnspecified && sll !== null && dev.ndp !== null) {
       // RFC 4861 7.2.3: create or update the sender's entry (STALE when new or changed).
       const table = dev.ndp;
@@ -2495,6 +2637,11 @@ export class Stack implements SimHost {
       return;
     }
     const tll = na.targetLinkAddr;
+    // RFC 1812 3.3.2 (as for ARP): a group link address is never a neighbour's.
+    if (tll !== null && (tll[0] & 1) !== 0) {
+      this.counters.inc(C.ndpRxBadLinkAddr);
+      return;
+    }
     // RFC 4861 7.2.5.
     if (e.state === NeighborState.Incomplete) {
       if (tll === null) return;
@@ -2563,6 +2710,11 @@ export class Stack implements SimHost {
     const mtu = ra.mtu;
     if (mtu >= Ipv6.minMtu && mtu <= dev.maxMtu) dev.mtu = mtu;
     const sll = ra.sourceLinkAddr;
+    // RFC 1812 3.3.2 (as for ARP): a group link address is never a neighbour's.
+    if (sll !== null && (sll[0] & 1) !== 0) {
+      this.counters.inc(C.ndpRxBadLinkAddr);
+      return;
+    }
     if (sll !== null && dev.ndp !== null) {
       const e = dev.ndp.get(router);
       if (e === undefined) {

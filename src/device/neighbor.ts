@@ -43,6 +43,8 @@ export class NeighborEntry<A> {
   state: NeighborState = NeighborState.Incomplete;
   /** Solicitations sent in the current INCOMPLETE or PROBE phase. */
   probes = 0;
+  /** Reachability was confirmed at least once (a solicited answer): not a spoofed sender's entry. */
+  confirmed = false;
   /** RFC 4861 7.2.5: the neighbour said it is a router. */
   isRouter = false;
   /** Packets awaiting resolution, oldest first. */
@@ -103,15 +105,22 @@ export class NeighborTable<A> {
   }
 
   /**
-   * A new INCOMPLETE entry for `addr`. When the table is full the oldest entry is evicted first
-   * and returned in `evicted` so the caller can cancel its timer and count its packets.
+   * A new INCOMPLETE entry for `addr`. When the table is full one entry is evicted first and
+   * returned in `evicted` so the caller can cancel its timer and count its packets: the oldest
+   * entry never confirmed (learned from a peer's own packet, nothing queued on it), else the least
+   * recently confirmed entry. So a flood of requests or solicitations from many spoofed senders
+   * recycles its own entries and does not push out the neighbours whose reachability was
+   * confirmed, much as Linux's forced garbage collection spares the entries in use.
    */
   create(addr: A): { entry: NeighborEntry<A>; evicted: NeighborEntry<A> | null } {
     let evicted: NeighborEntry<A> | null = null;
     if (this.entries.size >= this.maxEntries) {
       for (const e of this.entries.values()) {
-        evicted = e;
-        break;
+        evicted ??= e;
+        if (!e.confirmed && e.state !== NeighborState.Incomplete) {
+          evicted = e;
+          break;
+        }
       }
       if (evicted !== null) this.entries.delete(evicted.key);
     }

@@ -331,7 +331,8 @@ export class TcpConnection {
     let win = free;
     // RFC 9293 3.8.6.2.2: move the right edge only by at least min(RCV.BUFF / 2, Eff.snd.MSS).
     if (free - cur < Math.min(buf.capacity >>> 1, this.smss)) win = cur;
-    const max = MAX_WIN_FIELD * 2 ** this.rcvWscale;
+    // (A shift, not `2 **`: the shift is at most 14, so the product stays below 2^30.)
+    const max = MAX_WIN_FIELD << this.rcvWscale;
     if (win > max) win = max;
     return win;
   }
@@ -444,7 +445,7 @@ export class TcpConnection {
     this.rcvWscale = this.wsOk ? this.rcvWscaleOffer : 0;
     this.sackOk = this.tsOk && sackOk && this.host.config.sack;
     this.updateMss();
-    this.setSendWindow(seg.window * 2 ** this.sndWscale, seg.seq, seg.ack);
+    this.setSendWindow(seg.window << this.sndWscale, seg.seq, seg.ack);
     this.state = TcpState.Established;
     this.lastRecvAt = now;
     this.armKeepalive(now);
@@ -604,6 +605,12 @@ export class TcpConnection {
       // RFC 9293 3.10.7.4: unacceptable: send <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> unless RST; drop.
       this.host.count("out-of-window");
       if ((f & TcpFlags.RST) === 0) {
+        // Rate limited with the challenge ACKs (as Linux's tcp_oow_rate_limited does): a flood of
+        // blind out-of-window segments is not reflected one for one at the real peer.
+        if (!this.host.challengeAckAllowed()) {
+          this.host.count("challenge-ack-limited");
+          return false;
+        }
         this.ackNow = true;
         if (this.state === TcpState.TimeWait) this.sendAck();
         return this.state !== TcpState.TimeWait;
@@ -714,7 +721,7 @@ export class TcpConnection {
     this.retries = 0;
     this.rtoAt = Infinity;
     this.synRetransmitted = false;
-    this.setSendWindow(seg.window * 2 ** this.sndWscale, seg.seq, seg.ack);
+    this.setSendWindow(seg.window << this.sndWscale, seg.seq, seg.ack);
     this.armKeepalive(now);
     this.lastRecvAt = now;
     if (!this.passive) this.host.emitConnected(this);
@@ -753,7 +760,8 @@ export class TcpConnection {
       this.ackNow = true;
       return false;
     }
-    const wnd = seg.window * 2 ** this.sndWscale;
+    // RFC 7323 2.3: the window field scaled by the peer's shift (at most 14: below 2^30).
+    const wnd = seg.window << this.sndWscale;
     const flightBefore = seqSub(this.sndMax, this.sndUna);
     let newlySacked = 0;
     if (this.sackOk && opts.sackCount > 0 && flightBefore > 0) {

@@ -12,10 +12,17 @@
  * Each range remembers when it last grew, so SACK blocks (RFC 2018) list the most recently received
  * data first.
  */
+import { copyBytes } from "./bytes.ts";
 import { seqAdd } from "./seqnum.ts";
 
 const EMPTY = new Uint8Array(0);
-const MIN_STORE = 2048;
+/**
+ * Smallest store allocated once data is written. V8 keeps typed arrays of up to 64 bytes on the JS
+ * heap (cheap to allocate and collect); larger ones get an off-heap backing store, which costs about
+ * a microsecond. A connection exchanging small messages thus never pays for one; the store doubles
+ * as data needs it.
+ */
+const MIN_STORE = 64;
 const NO_RANGES = new Float64Array(0);
 
 /** Default bound on the number of out-of-order ranges (holes) kept. */
@@ -241,8 +248,8 @@ export class RecvBuffer {
     let at = this.head + rel;
     if (at >= size) at -= size;
     const first = Math.min(n, size - at);
-    this.store.set(src.subarray(off, off + first), at);
-    if (first < n) this.store.set(src.subarray(off + first, off + n), 0);
+    copyBytes(this.store, at, src, off, first);
+    if (first < n) copyBytes(this.store, 0, src, off + first, n - first);
   }
 
   private copyOut(rel: number, n: number, dst: Uint8Array, dstOff: number): void {
@@ -250,8 +257,8 @@ export class RecvBuffer {
     let at = this.head + rel;
     if (at >= size) at -= size;
     const first = Math.min(n, size - at);
-    dst.set(this.store.subarray(at, at + first), dstOff);
-    if (first < n) dst.set(this.store.subarray(0, n - first), dstOff + first);
+    copyBytes(dst, dstOff, this.store, at, first);
+    if (first < n) copyBytes(dst, dstOff + first, this.store, 0, n - first);
   }
 
   private grow(need: number): void {

@@ -58,8 +58,9 @@ export class RttEstimator {
 
   /** The retransmission timeout in effect: the base RTO doubled per backoff, capped at `maxRto`. */
   get rto(): number {
-    const shift = Math.min(this.backoffCount, MAX_BACKOFF_SHIFT);
-    return Math.min(this.base * 2 ** shift, this.maxRto);
+    const n = this.backoffCount;
+    if (n === 0) return this.base;
+    return Math.min(this.base * 2 ** Math.min(n, MAX_BACKOFF_SHIFT), this.maxRto);
   }
 
   /**

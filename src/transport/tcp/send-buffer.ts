@@ -11,10 +11,16 @@
  * holds no buffer memory until it sends.
  */
 import type { BodySource } from "../../packet/serialize.ts";
+import { copyBytes } from "./bytes.ts";
 
 const EMPTY = new Uint8Array(0);
-/** Smallest store allocated once data is written. */
-const MIN_STORE = 2048;
+/**
+ * Smallest store allocated once data is written. V8 keeps typed arrays of up to 64 bytes on the JS
+ * heap (cheap to allocate and collect); larger ones get an off-heap backing store, which costs about
+ * a microsecond. A connection exchanging small messages thus never pays for one; the store doubles
+ * as data needs it.
+ */
+const MIN_STORE = 64;
 
 export class SendBuffer {
   private store: Uint8Array = EMPTY;
@@ -60,8 +66,8 @@ export class SendBuffer {
     let at = this.head + this.len;
     if (at >= size) at -= size;
     const first = Math.min(n, size - at);
-    this.store.set(data.subarray(off, off + first), at);
-    if (first < n) this.store.set(data.subarray(off + first, off + n), 0);
+    copyBytes(this.store, at, data, off, first);
+    if (first < n) copyBytes(this.store, 0, data, off + first, n - first);
     this.len += n;
     return n;
   }
@@ -77,8 +83,8 @@ export class SendBuffer {
     let at = this.head + offset;
     if (at >= size) at -= size;
     const first = Math.min(n, size - at);
-    dst.set(this.store.subarray(at, at + first), dstOff);
-    if (first < n) dst.set(this.store.subarray(0, n - first), dstOff + first);
+    copyBytes(dst, dstOff, this.store, at, first);
+    if (first < n) copyBytes(dst, dstOff + first, this.store, 0, n - first);
     return n;
   }
 

@@ -61,6 +61,7 @@ const C = {
   cookieSent: counter("tcp.syncookie.sent"),
   cookieOk: counter("tcp.syncookie.ok"),
   cookieBad: counter("tcp.syncookie.bad"),
+  cookieMaxConnections: counter("tcp.syncookie.max-connections"),
   acceptOverflow: counter("tcp.accept-overflow"),
   timeWaitReuse: counter("tcp.time-wait-reuse"),
   icmp: counter("tcp.icmp-error"),
@@ -185,6 +186,11 @@ function addrHash(h: number, a: TcpAddrAny): number {
   if (typeof a === "number") return mix(h, a);
   for (let i = 0; i < 16; i += 4) h = mix(h, (a[i] << 24) | (a[i + 1] << 16) | (a[i + 2] << 8) | a[i + 3]);
   return h;
+}
+
+/** The 12 option bytes at `o` are NOP, NOP, timestamps (kind 8, length 10). */
+function isTsOnly(b: Uint8Array, o: number): boolean {
+  return b[o] === 1 && b[o + 1] === 1 && b[o + 2] === 8 && b[o + 3] === 10;
 }
 
 /** RFC 7323 2.3: the shift our SYN offers for a receive buffer of `size` bytes (-1: scaling off). */
@@ -394,9 +400,11 @@ export class TcpLayer implements TransportProtocol, ConnHost {
       if (synAck ? c.sackOk : cfg.sack) o.sackPermitted = true;
       if (synAck ? c.tsOk : cfg.timestamps) o.setTs(this.tsNow(), synAck ? c.tsRecent : 0);
     } else {
-      win = c.receiveWindow();
-      const field = Math.min(Math.floor(win / 2 ** c.rcvWscale), 0xffff);
-      win = field * 2 ** c.rcvWscale;
+      // RFC 7323 2.3: the field is the window shifted right by our scale (win < 2^30: shifts are exact).
+      const ws = c.rcvWscale;
+      let field = c.receiveWindow() >>> ws;
+      if (field > 0xffff) field = 0xffff;
+      win = field << ws;
       tx.window = field;
       if (c.tsOk) o.setTs(this.tsNow(), c.tsRecent);
       if (c.sackOk && hasAck && c.recvBuf.rangeCount > 0) {
@@ -453,19 +461,31 @@ export class TcpLayer implements TransportProtocol, ConnHost {
       return;
     }
     const f = v.flags;
-    // Invalid combinations (SYN+FIN, SYN+RST) are dropped before any state sees them.
-    if (f & TcpFlags.SYN && f & (TcpFlags.FIN | TcpFlags.RST)) {
-      this.counters.inc(C.rxBadFlags);
-      return;
-    }
+    // Invalid combinations (SYN+FIN, SYN+RST) are dropped before a connection or listener sees
+    // them (as Linux does); with neither, RFC 9293 3.10.7.1 answers them like any segment.
+    const badFlags = (f & TcpFlags.SYN) !== 0 && (f & (TcpFlags.FIN | TcpFlags.RST)) !== 0;
     const opts = this.rxOpts;
-    if (v.optionsLen > 0) v.readOptions(opts);
-    else opts.clear();
+    const ol = v.optionsLen;
+    if (ol === 0) opts.clear();
+    else if (ol === 12 && isTsOnly(v.bytes, v.off + 20)) {
+      // The options of almost every synchronized segment, NOP NOP TS (RFC 7323 appendix A's
+      // layout): read straight, without the general option walk.
+      const b = v.bytes;
+      const o = v.off + 24;
+      opts.clear();
+      opts.hasTs = true;
+      opts.tsVal = ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+      opts.tsEcr = ((b[o + 4] << 24) | (b[o + 5] << 16) | (b[o + 6] << 8) | b[o + 7]) >>> 0;
+    } else v.readOptions(opts);
     const now = this.clock();
     this.rxBuf = buf;
     this.rxReplyOff = v.payloadOff;
     try {
       const c = this.lookup(I, dst, v.dstPort, src, v.srcPort);
+      if (c !== null && badFlags) {
+        this.counters.inc(C.rxBadFlags);
+        return;
+      }
       if (c !== null) {
         if (c.state === TcpState.TimeWait && (f & (TcpFlags.SYN | TcpFlags.ACK)) === TcpFlags.SYN) {
           const l = this.findListener(I, dst, v.dstPort);
@@ -481,7 +501,8 @@ export class TcpLayer implements TransportProtocol, ConnHost {
         return;
       }
       const l = this.findListener(I, dst, v.dstPort);
-      if (l !== null) this.listenInput(l, I, src, dst, v, opts, now);
+      if (l !== null && badFlags) this.counters.inc(C.rxBadFlags);
+      else if (l !== null) this.listenInput(l, I, src, dst, v, opts, now);
       else this.closedInput(I, src, dst, v);
     } finally {
       this.rxBuf = null;
@@ -667,6 +688,11 @@ export class TcpLayer implements TransportProtocol, ConnHost {
     if (l.queue.length >= l.backlog) {
       this.counters.inc(C.acceptOverflow);
       return true; // dropped; the peer's data retransmissions will retry
+    }
+    // The global bound holds for cookie connections too (they are how a SYN past it is answered).
+    if (this.live >= this.config.maxConnections) {
+      this.counters.inc(C.cookieMaxConnections);
+      return true;
     }
     let ws = -1;
     let sack = false;
