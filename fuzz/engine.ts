@@ -88,14 +88,7 @@ export function fuzzTarget(target: FuzzTarget, opts: FuzzOptions): FuzzStats {
   const max = opts.count ?? Number.POSITIVE_INFINITY;
   while (n < max) {
     if ((n & 255) === 0 && opts.stop?.()) break;
-    const k = target.join !== undefined ? (target.batch ?? 1) : 1;
-    if (k <= 1) {
-      check(nextInput(rng, target, corpus));
-      continue;
-    }
-    const parts: Uint8Array[] = [];
-    for (let i = 0; i < k; i++) parts.push(nextInput(rng, target, corpus));
-    check(target.join!(parts));
+    check(nextInput(rng, target, corpus));
   }
   return {
     target: target.name,
