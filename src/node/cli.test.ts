@@ -141,7 +141,7 @@ test("help", async () => {
 });
 
 test("user mistakes: one line on stderr, exit 2", async () => {
-  const [unknownOpt, missing, noFile, none, unknownCmd, notCapture, two] = await Promise.all([
+  const [unknownOpt, missing, noFile, none, unknownCmd, notCapture, two, newline] = await Promise.all([
     netstack("decode", "--frobnicate", join(FIXTURES, "arp.pcap")),
     netstack("decode", join(dir, "does-not-exist.pcap")),
     netstack("decode"),
@@ -149,6 +149,7 @@ test("user mistakes: one line on stderr, exit 2", async () => {
     netstack("frob"),
     netstack("decode", join(ROOT, "package.json")),
     netstack("decode", "a.pcap", "b.pcap"),
+    netstack("frob\nnicate\u001b[2J"),
   ]);
   assertUsage(unknownOpt, /^netstack decode: unknown option '--frobnicate' \(see --help\)$/);
   assertUsage(missing, /^netstack decode: cannot read .*does-not-exist\.pcap: no such file$/);
@@ -157,4 +158,6 @@ test("user mistakes: one line on stderr, exit 2", async () => {
   assertUsage(unknownCmd, /^netstack: unknown command 'frob'/);
   assertUsage(notCapture, /^netstack decode: .*package\.json: capture: not a pcap or pcapng file \(starts 7b/);
   assertUsage(two, /^netstack decode: expected one FILE, got 2/);
+  // An argument with control characters is echoed escaped: still one line, no terminal escapes.
+  assertUsage(newline, /^netstack: unknown command 'frob\\nnicate\\u001b\[2J'/);
 });

@@ -87,6 +87,12 @@ class Output {
   }
 }
 
+/** One line for the terminal: control characters (a newline in an argument, say) escaped as \n, \x1b. */
+export function oneLine(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is escaped
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
+}
+
 /** Run the CLI with `argv` (the arguments after the program name). Resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const output = new Output();
@@ -95,7 +101,7 @@ export async function main(argv: string[]): Promise<number> {
     out: (t) => output.out(t),
     err: (line) => {
       output.flush();
-      process.stderr.write(`${line}\n`);
+      process.stderr.write(`${oneLine(line)}\n`);
     },
     usage: (message) => {
       throw new UsageError(message);
@@ -141,7 +147,7 @@ export async function main(argv: string[]): Promise<number> {
       let message = (e as Error).message;
       const unknown = /^Unknown option '([^']*)'/.exec(message);
       if (unknown !== null) message = `unknown option '${unknown[1]}' (see --help)`;
-      process.stderr.write(`${current}: ${message}\n`);
+      process.stderr.write(`${current}: ${oneLine(message)}\n`);
       return 2;
     }
     // A bug, not a user mistake: still one line by default; NETSTACK_DEBUG=1 shows the stack.
