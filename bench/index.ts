@@ -2,6 +2,8 @@
 // ratios against references measured in the same run, since this machine is shared and noisy.
 // Usage: npm run bench [-- <name filter>]
 import { benchChecksum } from "./checksum.bench.ts";
+import { benchForward } from "./forward.bench.ts";
+import { benchNode } from "./node.bench.ts";
 import { benchStackTcp } from "./stack-tcp.bench.ts";
 import { benchTcp } from "./tcp.bench.ts";
 import { benchWire } from "./wire.bench.ts";
@@ -11,6 +13,8 @@ const suites: [string, () => Promise<void>][] = [
   ["wire", benchWire],
   ["tcp", benchTcp],
   ["stack-tcp", benchStackTcp],
+  ["node", benchNode],
+  ["forward", benchForward],
 ];
 const filter = process.argv[2];
 for (const [name, run] of suites) {

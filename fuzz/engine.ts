@@ -88,7 +88,14 @@ export function fuzzTarget(target: FuzzTarget, opts: FuzzOptions): FuzzStats {
   const max = opts.count ?? Number.POSITIVE_INFINITY;
   while (n < max) {
     if ((n & 255) === 0 && opts.stop?.()) break;
-    check(nextInput(rng, target, corpus));
+    const k = target.join !== undefined ? (target.batch ?? 1) : 1;
+    if (k <= 1) {
+      check(nextInput(rng, target, corpus));
+      continue;
+    }
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < k; i++) parts.push(nextInput(rng, target, corpus));
+    check(target.join!(parts));
   }
   return {
     target: target.name,

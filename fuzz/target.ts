@@ -44,6 +44,13 @@ export interface FuzzTarget {
   readonly maxLen: number;
   /** Frames in one input (the whole-stack target feeds several); 1 when absent. */
   framesOf?(input: Uint8Array): number;
+  /**
+   * Generated inputs joined (with `join`) into one execution: for targets whose set-up is costly
+   * (the live whole stack), so the host built per execution takes many inputs' frames.
+   */
+  readonly batch?: number;
+  /** Join generated inputs into one (required with `batch`). */
+  join?(inputs: readonly Uint8Array[]): Uint8Array;
   /** Run one input: null when every invariant held, else what broke. May throw (a finding). */
   run(input: Uint8Array): string | null;
 }

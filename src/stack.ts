@@ -3,7 +3,10 @@
  * bindings"). Devices (Ethernet, loopback), neighbours (ARP RFC 826 / RFC 1122 2.3.2, NDP RFC 4861),
  * IPv4 (RFC 791, RFC 1122, RFC 1812 when forwarding) and IPv6 (RFC 8200), ICMP (RFC 792, RFC 4443),
  * fragmentation and reassembly, path MTU (RFC 1191, RFC 8201), and the transports plugged in
- * through src/ip/transport-api.ts.
+ * through src/ip/transport-api.ts. IPv6 host configuration: DAD (RFC 4862 5.4, random delay before
+ * the first probe), router solicitation and advertisement processing with router, prefix and
+ * SLAAC address lifetimes (RFC 4861 6.3.4, RFC 4862 5.5.3 / 5.5.4); multicast membership of the
+ * groups sockets join through hostconf's `Mld` (RFC 3810) and `Igmp` (RFC 2236).
  *
  * Entry points: `receiveFrame(device, buf)`, `handleTimers(now)`, and the configuration and socket
  * calls. Each processes its event completely and returns; frames leave through
@@ -34,12 +37,25 @@ import {
   deviceAddr4,
   deviceAddr6,
   eui64Into,
+  type LearnedPrefix,
+  type LearnedRouter,
   linkLocalFromMac,
   mac4Multicast,
   mac6Multicast,
   solicitedNode,
 } from "./device/device.ts";
 import { NEIGHBOR_STATE_NAMES, type NeighborEntry, NeighborState, NeighborTable } from "./device/neighbor.ts";
+import {
+  type AddrOrigin,
+  type AddrState,
+  type HostconfContext,
+  INFINITE_LIFETIME,
+  randomBelow,
+  TimerRegistry,
+} from "./hostconf/context.ts";
+import { Igmp } from "./hostconf/igmp.ts";
+import { Mld } from "./hostconf/mld.ts";
+import { TWO_HOURS_MS } from "./hostconf/slaac.ts";
 import {
   formatMac,
   formatV4,
@@ -54,6 +70,7 @@ import {
   v4At,
   v4Put,
   v6At,
+  v6Key,
 } from "./ip/addr.ts";
 import { fragmentIpv4, fragmentIpv6 } from "./ip/fragment.ts";
 import { type IcmpEchoHandler, icmpv4ErrorCode, icmpv6ErrorCode, MutableIcmpErrorInfo } from "./ip/icmp.ts";
@@ -69,6 +86,7 @@ import {
   BufBody,
   EMPTY_BODY,
   type Nested,
+  type PacketBuilder,
   type SerializeOptions,
   type Serializer,
   TooBig,
@@ -102,9 +120,11 @@ import {
   Icmpv6View,
   icmpv6QuoteLen,
 } from "./wire/icmpv6.ts";
+import { IgmpType, IgmpView, ROUTER_ALERT_V4 } from "./wire/igmp.ts";
 import { IpProto } from "./wire/ipproto.ts";
 import { decrementTtlInPlace, IPV4_HEADER_LEN, Ipv4Builder, Ipv4View } from "./wire/ipv4.ts";
 import { decrementHopLimitInPlace, IPV6_HEADER_LEN, Ipv6Builder, Ipv6View } from "./wire/ipv6.ts";
+import { MldView, parseMld } from "./wire/mld.ts";
 import {
   LinkAddrOption,
   MtuOption,
@@ -174,6 +194,15 @@ export interface StackLimits {
   routerSolicitations: number;
   /** Interval between router solicitations, ms (RFC 4861 RTR_SOLICITATION_INTERVAL). Default 4000. */
   routerSolicitIntervalMs: number;
+  /**
+   * Upper bound of the random delay before the first DAD solicitation, ms (RFC 4862 5.4.2:
+   * MAX_RTR_SOLICITATION_DELAY, so hosts powered up together do not collide). Default 1000.
+   */
+  dadMaxDelayMs: number;
+  /** Default routers kept per device (RFC 4861 6.3.4 lets a host bound its lists). Default 8. */
+  maxRouters: number;
+  /** On-link prefixes kept per device. Default 16. */
+  maxPrefixes: number;
 }
 
 export const DEFAULT_STACK_LIMITS: Readonly<StackLimits> = Object.freeze({
@@ -197,6 +226,9 @@ export const DEFAULT_STACK_LIMITS: Readonly<StackLimits> = Object.freeze({
   dadTransmits: 1,
   routerSolicitations: 3,
   routerSolicitIntervalMs: 4_000,
+  dadMaxDelayMs: 1_000,
+  maxRouters: 8,
+  maxPrefixes: 16,
 });
 
 export interface StackOptions {
@@ -382,7 +414,26 @@ const C = {
   ndpRxRaIgnored: counter("ndp.rx.router-advertisement-ignored"),
   slaacAddresses: counter("ndp.slaac.address"),
   dadFailed: counter("ndp.dad.failed"),
+  routerExpired: counter("ndp.router.expired"),
+  prefixExpired: counter("ndp.prefix.expired"),
+  slaacDeprecated: counter("ndp.slaac.deprecated"),
+  slaacExpired: counter("ndp.slaac.expired"),
+  igmpRx: counter("igmp.rx"),
+  igmpRxBad: counter("igmp.rx.malformed"),
+  igmpRxQuery: counter("igmp.rx.query"),
+  igmpRxReport: counter("igmp.rx.report"),
+  igmpRxOther: counter("igmp.rx.other"),
+  igmpTx: counter("igmp.tx"),
+  mldRx: counter("mld.rx"),
+  mldRxBad: counter("mld.rx.malformed"),
+  mldRxQuery: counter("mld.rx.query"),
+  mldRxQueryIgnored: counter("mld.rx.query-ignored"),
+  mldRxReport: counter("mld.rx.report"),
+  mldTx: counter("mld.tx"),
 } as const;
+
+/** RFC 2711 / RFC 3810 5: a Hop-by-Hop header holding Router Alert (value 0, MLD) and a PadN. */
+const HBH_ROUTER_ALERT = [{ type: IpProto.HopByHop as number, data: new Uint8Array([5, 2, 0, 0, 1, 0]) }];
 
 /** ::/0, the IPv6 default route's prefix. */
 const DEFAULT_ROUTE6 = Subnet.of(Ipv6, Ipv6.unspecified, 0);
@@ -444,6 +495,12 @@ export class Stack implements SimHost {
   readonly loopback: DeviceId = -1;
   /** The last exception caught at an entry point (a bug if set). */
   lastInternalError: unknown = null;
+  /** MLDv2 (RFC 3810, MLDv1 compatibility) for the IPv6 groups sockets join (hostconf's `Mld`). */
+  readonly mld: Mld;
+  /** IGMPv2 (RFC 2236) for the IPv4 groups sockets join (hostconf's `Igmp`). */
+  readonly igmp: Igmp;
+  /** Owners of `mld`, `igmp` and `lifetime` timers (by their numeric key). */
+  private readonly keyedTimers = new TimerRegistry();
 
   private readonly devices: Device[] = [];
   private readonly routes4 = new RoutingTable<Ipv4Addr, DeviceId>(Ipv4);
@@ -555,6 +612,15 @@ export class Stack implements SimHost {
     this.icmpBucket6 = new TokenBucket(L.icmpErrorRate, L.icmpErrorBurst, now);
     this.ipv4Id = bindings.random() & 0xffff;
     this.ipv6FragId = bindings.random() >>> 0;
+    const hc = this.hostconfContext();
+    this.mld = new Mld(hc, this.keyedTimers);
+    this.igmp = new Igmp(hc, this.keyedTimers);
+    const fireKeyed = (id: TimerId) => {
+      if (id.kind === "mld" || id.kind === "igmp" || id.kind === "lifetime") this.keyedTimers.fire(id.key);
+    };
+    this.setTimerHandler("mld", fireKeyed);
+    this.setTimerHandler("igmp", fireKeyed);
+    this.setTimerHandler("lifetime", fireKeyed);
     this.ip = {
       send: <A>(I: IpVersion<A>, opts: IpSendOptions<A>, body: Serializer) => this.sendIp(I, opts, body),
       maxPayload: <A>(I: IpVersion<A>, dst: A) => this.maxPayload(I, dst),
@@ -630,6 +696,153 @@ export class Stack implements SimHost {
   /** Tell the host about an event. */
   emit(ev: StackEvent): void {
     this.bindings.onEvent(ev);
+  }
+
+  // ---- hostconf (MLD, IGMP) ----
+
+  /** The Stack as hostconf's state machines see it (src/hostconf/index.ts, the integration guide). */
+  private hostconfContext(): HostconfContext {
+    return {
+      now: () => this.bindings.now(),
+      random: () => this.bindings.random(),
+      schedule: (t, at) => this.timers.schedule(t, at),
+      cancel: (t) => {
+        this.timers.cancel(t);
+      },
+      sendIcmpv6: (device, src, dst, hopLimit, msg, routerAlert) =>
+        this.sendHostconf6(device, src, dst, hopLimit, msg, routerAlert),
+      sendIgmp: (device, dst, msg) => this.sendIgmp(device, dst, msg),
+      linkLocalAddress: (device) => {
+        const d = this.devices[device];
+        if (d === undefined) return null;
+        for (const a of d.v6) if (a.state !== "tentative" && Ipv6.isLinkLocal(a.addr)) return a.addr;
+        return null;
+      },
+      addAddress: (device, addr, prefixLen, state, origin) => this.installAddr6(device, addr, prefixLen, state, origin),
+      setAddressState: (device, addr, state) => {
+        const da = this.devices[device]?.find6(addr);
+        if (da !== undefined) da.state = state;
+      },
+      removeAddress: (device, addr) => {
+        const dev = this.devices[device];
+        const da = dev?.find6(addr);
+        if (dev !== undefined && da !== undefined) this.removeAddr6(dev, da, false);
+      },
+      addRoute: (device, prefix, prefixLen, gateway) => {
+        this.routes6.add({ subnet: Subnet.of(Ipv6, prefix, prefixLen), device, gateway });
+      },
+      removeRoute: (device, prefix, prefixLen, gateway) => {
+        this.routes6.remove(Subnet.of(Ipv6, prefix, prefixLen), device, gateway);
+      },
+      setLinkMtu: (device, mtu) => {
+        const d = this.devices[device];
+        if (d !== undefined && mtu >= Ipv6.minMtu && mtu <= d.maxMtu) d.mtu = mtu;
+      },
+      setCurHopLimit: (device, hopLimit) => {
+        const d = this.devices[device];
+        if (d !== undefined) d.curHopLimit = hopLimit;
+      },
+      // The Stack's neighbour times are stack-wide (`StackLimits`); per-device times are not kept.
+      setNeighborTimes: () => {},
+      emit: (ev) => this.emit(ev),
+    };
+  }
+
+  /** `HostconfContext.addAddress`: install an IPv6 address as given (no DAD, no event). */
+  private installAddr6(device: DeviceId, addr: Ipv6Addr, prefixLen: number, state: AddrState, origin: AddrOrigin) {
+    const dev = this.devices[device];
+    if (dev === undefined || dev.find6(addr) !== undefined) return;
+    const da = deviceAddr6(addr, prefixLen);
+    da.state = state;
+    da.origin = origin;
+    dev.v6.push(da);
+    dev.join6(solicitedNode(da.addr));
+    if (prefixLen < 128) this.routes6.add({ subnet: da.subnet, device });
+  }
+
+  /**
+   * Send an MLD message built by hostconf: IPv6 with hop limit `hopLimit` and, when asked, a
+   * Hop-by-Hop Router Alert (RFC 2711 value 0; RFC 3810 5), to the group's MAC (RFC 2464 7).
+   */
+  private sendHostconf6(
+    device: DeviceId,
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    hopLimit: number,
+    msg: PacketBuilder,
+    routerAlert: boolean,
+  ): void {
+    const dev = this.devices[device];
+    if (dev === undefined || dev.isLoopback || !dev.up) return;
+    const ip = new Ipv6Builder(src, dst, IpProto.Icmpv6, { hopLimit, exts: routerAlert ? HBH_ROUTER_ALERT : [] });
+    const pkt = EMPTY_BODY.wrapIn(msg).wrapIn(ip).serialize({ prefix: LINK_PREFIX });
+    if (pkt instanceof TooBig) return;
+    this.counters.inc(C.mldTx);
+    if (dst[0] === 0xff) {
+      const mac = new Uint8Array(6);
+      mac6Multicast(dst, 0, mac, 0);
+      this.ethernetSend(dev, mac, EtherType.Ipv6, pkt);
+      return;
+    }
+    this.keepTx(pkt);
+    this.resolveAndSend(Ipv6, dev, dev.ndp!, Ipv6.copy(dst), pkt);
+  }
+
+  /** Send an IGMP message built by hostconf (RFC 2236 2: TTL 1, the Router Alert option of RFC 2113). */
+  private sendIgmp(device: DeviceId, dst: Ipv4Addr, msg: PacketBuilder): void {
+    const dev = this.devices[device];
+    if (dev === undefined || dev.isLoopback || !dev.up) return;
+    // RFC 2236 / RFC 1112 7.2: the source is an address of the interface (0.0.0.0 without one).
+    const src = dev.v4.length > 0 ? dev.v4[0].addr : Ipv4.unspecified;
+    const ip = new Ipv4Builder(src, dst, IpProto.Igmp, 1);
+    ip.options = ROUTER_ALERT_V4;
+    ip.id = this.ipv4Id;
+    this.ipv4Id = (this.ipv4Id + 1) & 0xffff;
+    const pkt = EMPTY_BODY.wrapIn(msg).wrapIn(ip).serialize({ prefix: LINK_PREFIX });
+    if (pkt instanceof TooBig) return;
+    const mac = new Uint8Array(6);
+    mac4Multicast(dst, mac, 0);
+    this.counters.inc(C.igmpTx);
+    this.ethernetSend(dev, mac, EtherType.Ipv4, pkt);
+  }
+
+  private readonly igmpView = new IgmpView();
+
+  /** IGMP (IPv4 protocol 2) delivered to us: queries and other members' reports go to `Igmp`. */
+  private rxIgmp(dev: Device, buf: Buf): void {
+    this.counters.inc(C.igmpRx);
+    const m = this.igmpView;
+    if (m.parseFrom(buf.bytes, buf.start, buf.length) !== null) {
+      this.counters.inc(C.igmpRxBad);
+      return;
+    }
+    const t = m.type;
+    if (t === IgmpType.MembershipQuery) {
+      this.counters.inc(C.igmpRxQuery);
+      this.igmp.onQuery(dev.id, m);
+    } else if (t === IgmpType.V1MembershipReport || t === IgmpType.V2MembershipReport) {
+      // RFC 2236 3: another member's report suppresses ours.
+      this.counters.inc(C.igmpRxReport);
+      this.igmp.onReport(dev.id, m.group);
+    } else this.counters.inc(C.igmpRxOther);
+  }
+
+  /** MLD (ICMPv6 130, 131, 132, 143; checksum already checked): queries and MLDv1 reports go to `Mld`. */
+  private rxMld(dev: Device, buf: Buf, info: RxInfo<Ipv6Addr>): void {
+    this.counters.inc(C.mldRx);
+    const m = parseMld(buf.bytes, buf.start, buf.length);
+    if (m instanceof ParseError) {
+      this.counters.inc(C.mldRxBad);
+      return;
+    }
+    if (m instanceof MldView && m.type === Icmpv6Type.MldQuery) {
+      this.counters.inc(C.mldRxQuery);
+      // RFC 3810 5.1.14 / 6.2: link-local source and hop limit 1 are checked by `Mld`.
+      if (this.mld.onQuery(dev.id, info.src, info.ttl, m) !== "ok") this.counters.inc(C.mldRxQueryIgnored);
+      return;
+    }
+    this.counters.inc(C.mldRxReport);
+    if (m instanceof MldView && m.type === Icmpv6Type.MldReport) this.mld.onReport(dev.id, m.group);
   }
 
   // ---- entry points ----
@@ -771,9 +984,14 @@ export class Stack implements SimHost {
         }
         t.clear();
       }
+      // RFC 3810 / RFC 2236: pending reports stop; memberships stay and are reported again on up.
+      this.mld.stop(dev.id);
+      this.igmp.stop(dev.id);
       return null;
     }
     if (!dev.isLoopback) {
+      this.mld.start(dev.id);
+      this.igmp.start(dev.id);
       // RFC 4862 5.3: a link-local address is formed when the interface is enabled.
       if (!dev.linkLocalDone) {
         dev.linkLocalDone = true;
@@ -859,7 +1077,12 @@ export class Stack implements SimHost {
     return null;
   }
 
-  private addAddr6(dev: Device, a: Ipv6Addr, prefixLen: number, origin: DeviceAddr<Ipv6Addr>["origin"]): void {
+  private addAddr6(
+    dev: Device,
+    a: Ipv6Addr,
+    prefixLen: number,
+    origin: DeviceAddr<Ipv6Addr>["origin"],
+  ): DeviceAddr<Ipv6Addr> {
     const da = deviceAddr6(a, prefixLen);
     da.origin = origin;
     // RFC 4862 5.4: a new address is tentative until duplicate address detection passes.
@@ -874,8 +1097,13 @@ export class Stack implements SimHost {
     this.emit({ type: "address-changed", device: dev.id, addr: da.addr, prefixLen, state: da.state });
     if (dad) {
       da.timer = new Timer<TimerId>({ kind: "dad", device: dev.id, addr: da.addr });
-      this.dadStep(dev, da);
+      // RFC 4862 5.4.2: the first solicitation waits a random delay up to MAX_RTR_SOLICITATION_DELAY.
+      const max = this.limits.dadMaxDelayMs;
+      if (max > 0) {
+        this.timers.schedule(da.timer, this.bindings.now() + randomBelow(() => this.bindings.random(), max));
+      } else this.dadStep(dev, da);
     } else this.addressReady(dev, da);
+    return da;
   }
 
   /** RFC 4862 5.4.2: send the next DAD solicitation, or, after the last one timed out, assign. */
@@ -883,6 +1111,8 @@ export class Stack implements SimHost {
     if (da.dadSent >= this.limits.dadTransmits) {
       da.state = "assigned";
       this.emit({ type: "address-changed", device: dev.id, addr: da.addr, prefixLen: da.prefixLen, state: "assigned" });
+      // RFC 4862 5.5.4: a preferred lifetime that ended during DAD deprecates the address now.
+      if (da.preferredUntil <= this.bindings.now()) this.deprecate(dev, da);
       this.addressReady(dev, da);
       return;
     }
@@ -943,7 +1173,15 @@ export class Stack implements SimHost {
    */
   advertiseRouter(
     device: DeviceId,
-    cfg: { prefixes: string[]; mtu?: number; routerLifetime?: number; curHopLimit?: number },
+    cfg: {
+      prefixes: string[];
+      mtu?: number;
+      routerLifetime?: number;
+      curHopLimit?: number;
+      /** Prefix valid and preferred lifetimes, seconds (RFC 4861 6.2.1 defaults: 30 days, 7 days). */
+      validLifetime?: number;
+      preferredLifetime?: number;
+    },
   ): ErrorCode | null {
     const dev = this.devices[device];
     if (dev === undefined || dev.isLoopback) return "ENODEV";
@@ -959,8 +1197,8 @@ export class Stack implements SimHost {
       mtu: cfg.mtu ?? 0,
       routerLifetime: cfg.routerLifetime ?? 1800,
       curHopLimit: cfg.curHopLimit ?? 64,
-      validLifetime: 2592000,
-      preferredLifetime: 604800,
+      validLifetime: cfg.validLifetime ?? 2592000,
+      preferredLifetime: cfg.preferredLifetime ?? 604800,
     };
     this.sendRouterAdvert(dev);
     return null;
@@ -1007,13 +1245,30 @@ export class Stack implements SimHost {
       this.emit({ type: "address-changed", device, addr: a, prefixLen: da.prefixLen, state: "removed" });
       return null;
     }
-    const i = dev.v6.findIndex((x) => Ipv6.equals(x.addr, a));
-    if (i < 0) return "EADDRNOTAVAIL";
-    const [da] = dev.v6.splice(i, 1);
-    dev.leave6(solicitedNode(da.addr));
-    if (!dev.v6.some((x) => x.subnet.equals(da.subnet))) this.routes6.remove(da.subnet, dev.id, null);
-    this.emit({ type: "address-changed", device, addr: da.addr, prefixLen: da.prefixLen, state: "removed" });
+    const da = dev.find6(a);
+    if (da === undefined) return "EADDRNOTAVAIL";
+    this.removeAddr6(dev, da, true);
     return null;
+  }
+
+  /** Remove an IPv6 address: its timers, its solicited-node group, its on-link route if unused. */
+  private removeAddr6(dev: Device, da: DeviceAddr<Ipv6Addr>, emit: boolean): void {
+    const i = dev.v6.indexOf(da);
+    if (i < 0) return;
+    dev.v6.splice(i, 1);
+    for (const t of [da.timer, da.validTimer, da.preferredTimer]) {
+      if (t === null) continue;
+      this.timers.cancel(t);
+      this.keyedTimers.release(t);
+    }
+    dev.leave6(solicitedNode(da.addr));
+    // The route stays while another address or the Prefix List (RFC 4861 6.3.4) still needs it.
+    if (!dev.v6.some((x) => x.subnet.equals(da.subnet)) && !dev.prefixes6.has(da.subnet.toString())) {
+      this.routes6.remove(da.subnet, dev.id, null);
+    }
+    if (emit) {
+      this.emit({ type: "address-changed", device: dev.id, addr: da.addr, prefixLen: da.prefixLen, state: "removed" });
+    }
   }
 
   /** The addresses of a device as "addr/len" text, IPv4 first. */
@@ -1127,7 +1382,7 @@ export class Stack implements SimHost {
     for (let d = 0; d < devs.length; d++) {
       const list = devs[d].v6;
       for (let i = 0; i < list.length; i++) {
-        if (list[i].state === "assigned" && v6Eq(list[i].addr, 0, a, off)) return devs[d];
+        if (list[i].state !== "tentative" && v6Eq(list[i].addr, 0, a, off)) return devs[d];
       }
     }
     return null;
@@ -1187,10 +1442,11 @@ export class Stack implements SimHost {
     let best: DeviceAddr<Ipv6Addr> | null = null;
     let bestScore = -1;
     for (const a of dev.v6) {
-      if (a.state !== "assigned") continue;
-      // Rule 2 (appropriate scope) first, then rule 8 (longest matching prefix).
-      const scopeOk = Ipv6.isLinkLocal(a.addr) === wantLinkLocal ? 256 : 0;
-      const score = scopeOk + Ipv6.commonPrefixLen(a.addr, d);
+      if (a.state === "tentative") continue;
+      // Rule 2 (appropriate scope) first, then rule 3 (avoid deprecated), then rule 8 (longest prefix).
+      const scopeOk = Ipv6.isLinkLocal(a.addr) === wantLinkLocal ? 512 : 0;
+      const fresh = a.state === "deprecated" ? 0 : 256;
+      const score = scopeOk + fresh + Ipv6.commonPrefixLen(a.addr, d);
       if (score > bestScore) {
         best = a;
         bestScore = score;
@@ -1800,6 +2056,10 @@ export class Stack implements SimHost {
       this.rxIcmpv4(dev, buf, info);
       return;
     }
+    if (proto === IpProto.Igmp) {
+      this.rxIgmp(dev, buf);
+      return;
+    }
     const t = this.transports[proto];
     if (t !== undefined) {
       t.receive(info, buf);
@@ -2401,6 +2661,12 @@ export class Stack implements SimHost {
       case Icmpv6Type.RouterAdvertisement:
         this.rxRa(dev, buf, info);
         return;
+      case Icmpv6Type.MldQuery:
+      case Icmpv6Type.MldReport:
+      case Icmpv6Type.MldDone:
+      case Icmpv6Type.Mldv2Report:
+        this.rxMld(dev, buf, info);
+        return;
       case Icmpv6Type.DestUnreachable:
       case Icmpv6Type.PacketTooBig:
       case Icmpv6Type.TimeExceeded:
@@ -2703,9 +2969,8 @@ export class Stack implements SimHost {
     if (dev.rsTimer !== null) this.timers.cancel(dev.rsTimer);
     const router = info.src.slice() as Ipv6Addr;
     if (ra.curHopLimit !== 0) dev.curHopLimit = ra.curHopLimit;
-    const dflt = DEFAULT_ROUTE6;
-    if (ra.routerLifetime > 0) this.routes6.add({ subnet: dflt, device: dev.id, gateway: router });
-    else this.routes6.remove(dflt, dev.id, router);
+    const now = this.bindings.now();
+    this.updateRouter(dev, router, ra.routerLifetime, now);
     // RFC 4861 6.3.4: the MTU option sets the link MTU when it is valid for the link.
     const mtu = ra.mtu;
     if (mtu >= Ipv6.minMtu && mtu <= dev.maxMtu) dev.mtu = mtu;
@@ -2732,16 +2997,150 @@ export class Stack implements SimHost {
       // RFC 4861 6.3.4 / RFC 4862 5.5.3 (b): the link-local prefix is ignored.
       if (Ipv6.isLinkLocal(prefix) || len > 128) continue;
       const valid = cur.validLifetime;
-      if (cur.onLink && valid > 0) this.routes6.add({ subnet: Subnet.of(Ipv6, prefix, len), device: dev.id });
+      const preferred = cur.preferredLifetime;
+      if (cur.onLink) this.updatePrefix(dev, Subnet.of(Ipv6, prefix, len), valid, now);
       // RFC 4862 5.5.3 (c), (d): autonomous, preferred <= valid, and an interface identifier of 64 bits.
-      if (!cur.autonomous || valid === 0 || cur.preferredLifetime > valid || len !== 64) continue;
+      if (!cur.autonomous || preferred > valid || len !== 64) continue;
       const a = new Uint8Array(16) as Ipv6Addr;
       a.set(prefix.subarray(0, 8), 0);
       eui64Into(dev.mac, a, 8);
-      if (dev.find6(a) !== undefined) continue;
+      const have = dev.find6(a);
+      if (have !== undefined) {
+        if (have.origin === "slaac") this.refreshSlaac(dev, have, valid, preferred, now);
+        continue;
+      }
+      // RFC 4862 5.5.3 (d): a new prefix forms an address only with a non-zero valid lifetime.
+      if (valid === 0) continue;
       this.counters.inc(C.slaacAddresses);
-      this.addAddr6(dev, a, 64, "slaac");
+      const da = this.addAddr6(dev, a, 64, "slaac");
+      this.setValid(dev, da, valid === INFINITE_LIFETIME ? Number.POSITIVE_INFINITY : now + valid * 1000);
+      this.setPreferred(dev, da, preferred, now);
     }
+  }
+
+  // ---- router, prefix and address lifetimes (RFC 4861 6.3.4, RFC 4862 5.5.3 / 5.5.4) ----
+
+  /** RFC 4861 6.3.4: add, refresh or (lifetime 0) time out a default router. */
+  private updateRouter(dev: Device, addr: Ipv6Addr, lifetime: number, now: number): void {
+    const key = v6Key(addr);
+    const r = dev.routers6.get(key);
+    if (lifetime === 0) {
+      // RFC 4861 6.3.4: a Router Lifetime of zero times the router out immediately.
+      if (r !== undefined) this.dropRouter(dev, r);
+      return;
+    }
+    const at = now + lifetime * 1000;
+    if (r !== undefined) {
+      this.timers.schedule(r.timer, at);
+      return;
+    }
+    // The list is bounded: routers beyond it are not remembered (RFC 4861 6.3.4 allows it).
+    if (dev.routers6.size >= this.limits.maxRouters) return;
+    const entry: LearnedRouter = {
+      addr,
+      timer: this.keyedTimers.create("lifetime", dev.id, () => {
+        this.counters.inc(C.routerExpired);
+        this.dropRouter(dev, entry);
+      }),
+    };
+    dev.routers6.set(key, entry);
+    this.routes6.add({ subnet: DEFAULT_ROUTE6, device: dev.id, gateway: addr });
+    this.timers.schedule(entry.timer, at);
+  }
+
+  private dropRouter(dev: Device, r: LearnedRouter): void {
+    const key = v6Key(r.addr);
+    if (dev.routers6.get(key) !== r) return;
+    dev.routers6.delete(key);
+    this.timers.cancel(r.timer);
+    this.keyedTimers.release(r.timer);
+    this.routes6.remove(DEFAULT_ROUTE6, dev.id, r.addr);
+  }
+
+  /** RFC 4861 6.3.4: add, refresh or (valid lifetime 0) time out an on-link prefix. */
+  private updatePrefix(dev: Device, subnet: Subnet<Ipv6Addr>, valid: number, now: number): void {
+    const key = subnet.toString();
+    const p = dev.prefixes6.get(key);
+    if (valid === 0) {
+      if (p !== undefined) this.dropPrefix(dev, p);
+      return;
+    }
+    let entry = p;
+    if (entry === undefined) {
+      if (dev.prefixes6.size >= this.limits.maxPrefixes) return;
+      const e: LearnedPrefix = {
+        subnet,
+        timer: this.keyedTimers.create("lifetime", dev.id, () => {
+          this.counters.inc(C.prefixExpired);
+          this.dropPrefix(dev, e);
+        }),
+      };
+      entry = e;
+      dev.prefixes6.set(key, e);
+      this.routes6.add({ subnet, device: dev.id });
+    }
+    if (valid === INFINITE_LIFETIME) this.timers.cancel(entry.timer);
+    else this.timers.schedule(entry.timer, now + valid * 1000);
+  }
+
+  private dropPrefix(dev: Device, p: LearnedPrefix): void {
+    const key = p.subnet.toString();
+    if (dev.prefixes6.get(key) !== p) return;
+    dev.prefixes6.delete(key);
+    this.timers.cancel(p.timer);
+    this.keyedTimers.release(p.timer);
+    // An address on the prefix keeps its on-link route until it goes itself.
+    if (!dev.v6.some((x) => x.subnet.equals(p.subnet))) this.routes6.remove(p.subnet, dev.id, null);
+  }
+
+  /** RFC 4862 5.5.3 (e): an advertisement for the prefix of an existing SLAAC address. */
+  private refreshSlaac(dev: Device, da: DeviceAddr<Ipv6Addr>, valid: number, preferred: number, now: number): void {
+    this.setPreferred(dev, da, preferred, now);
+    const remaining = da.validUntil - now;
+    const advertised = valid === INFINITE_LIFETIME ? Number.POSITIVE_INFINITY : valid * 1000;
+    // The two-hour rule: 1. longer than two hours or than what remains: take it.
+    if (advertised > TWO_HOURS_MS || advertised > remaining) this.setValid(dev, da, now + advertised);
+    // 2. two hours or less remain: ignore it (unauthenticated advertisements cannot shorten it);
+    // 3. otherwise: two hours.
+    else if (remaining > TWO_HOURS_MS) this.setValid(dev, da, now + TWO_HOURS_MS);
+  }
+
+  private setValid(dev: Device, da: DeviceAddr<Ipv6Addr>, until: number): void {
+    da.validUntil = until;
+    da.validTimer ??= this.keyedTimers.create("lifetime", dev.id, () => {
+      // RFC 4862 5.5.4: an address whose valid lifetime ends is removed.
+      this.counters.inc(C.slaacExpired);
+      this.removeAddr6(dev, da, true);
+    });
+    if (until === Number.POSITIVE_INFINITY) this.timers.cancel(da.validTimer);
+    else this.timers.schedule(da.validTimer, until);
+  }
+
+  private setPreferred(dev: Device, da: DeviceAddr<Ipv6Addr>, lifetime: number, now: number): void {
+    const until = lifetime === INFINITE_LIFETIME ? Number.POSITIVE_INFINITY : now + lifetime * 1000;
+    da.preferredUntil = until;
+    da.preferredTimer ??= this.keyedTimers.create("lifetime", dev.id, () => this.deprecate(dev, da));
+    if (until <= now) {
+      this.timers.cancel(da.preferredTimer);
+      this.deprecate(dev, da);
+      return;
+    }
+    if (until === Number.POSITIVE_INFINITY) this.timers.cancel(da.preferredTimer);
+    else this.timers.schedule(da.preferredTimer, until);
+    // RFC 4862 5.5.4: a deprecated address whose preferred lifetime is renewed is preferred again.
+    if (da.state === "deprecated") {
+      da.state = "assigned";
+      this.emit({ type: "address-changed", device: dev.id, addr: da.addr, prefixLen: da.prefixLen, state: "assigned" });
+    }
+  }
+
+  /** RFC 4862 5.5.4: the preferred lifetime ended: still ours, no longer a source for new traffic. */
+  private deprecate(dev: Device, da: DeviceAddr<Ipv6Addr>): void {
+    // A tentative address is deprecated when DAD passes (`dadStep`).
+    if (da.state !== "assigned") return;
+    da.state = "deprecated";
+    this.counters.inc(C.slaacDeprecated);
+    this.emit({ type: "address-changed", device: dev.id, addr: da.addr, prefixLen: da.prefixLen, state: "deprecated" });
   }
 
   // ---- multicast membership (from the UDP layer) ----
@@ -2749,14 +3148,22 @@ export class Stack implements SimHost {
   private membershipChanged(I: IpVersion<IpAddr>, group: IpAddr, device: DeviceId | null, joined: boolean): void {
     for (const d of this.devices) {
       if (d.isLoopback || (device !== null && d.id !== device)) continue;
+      // The receive filter (reference counted), and IGMP / MLD reports (RFC 2236 3, RFC 3810 6.1).
       if (I.version === 4) {
         const g = group as Ipv4Addr;
         const n = d.groups4.get(g) ?? 0;
         if (joined) d.groups4.set(g, n + 1);
         else if (n <= 1) d.groups4.delete(g);
         else d.groups4.set(g, n - 1);
-      } else if (joined) d.join6(group as Ipv6Addr);
-      else d.leave6(group as Ipv6Addr);
+        if (joined) this.igmp.join(d.id, g);
+        else if (n > 0) this.igmp.leave(d.id, g);
+      } else if (joined) {
+        d.join6(group as Ipv6Addr);
+        this.mld.join(d.id, group as Ipv6Addr);
+      } else if (d.inGroup6(group as Ipv6Addr)) {
+        d.leave6(group as Ipv6Addr);
+        this.mld.leave(d.id, group as Ipv6Addr);
+      }
     }
   }
 

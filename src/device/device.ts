@@ -12,7 +12,7 @@
 
 import type { DeviceId, TimerId } from "../context.ts";
 import { type Ipv4Addr, type Ipv6Addr, type MacAddr, v6Key } from "../ip/addr.ts";
-import { AddrSubnet } from "../ip/subnet.ts";
+import { AddrSubnet, type Subnet } from "../ip/subnet.ts";
 import { Ipv4, Ipv6 } from "../ip/version.ts";
 import type { Timer } from "../timers.ts";
 import type { NeighborTable } from "./neighbor.ts";
@@ -20,8 +20,11 @@ import type { NeighborTable } from "./neighbor.ts";
 /** Link types. */
 export type DeviceKind = "ethernet" | "loopback";
 
-/** Address states (RFC 4862 5.4: tentative until duplicate address detection passes). */
-export type AddressState = "tentative" | "assigned";
+/**
+ * Address states (RFC 4862 5.4: tentative until duplicate address detection passes; 5.5.4:
+ * deprecated once the preferred lifetime ends: still ours, not chosen as a source for new traffic).
+ */
+export type AddressState = "tentative" | "assigned" | "deprecated";
 
 /** An address assigned to a device, with its prefix and state. */
 export class DeviceAddr<A> extends AddrSubnet<A> {
@@ -33,6 +36,24 @@ export class DeviceAddr<A> extends AddrSubnet<A> {
   timer: Timer<TimerId> | null = null;
   /** DAD solicitations sent so far. */
   dadSent = 0;
+  /** SLAAC (RFC 4862 5.5.3): end of the valid and preferred lifetimes, ms (`Infinity`: infinite). */
+  validUntil = Number.POSITIVE_INFINITY;
+  preferredUntil = Number.POSITIVE_INFINITY;
+  /** SLAAC: the `{ kind: "lifetime" }` timers of the valid and preferred lifetimes. */
+  validTimer: Timer<TimerId> | null = null;
+  preferredTimer: Timer<TimerId> | null = null;
+}
+
+/** A default router learned from router advertisements (RFC 4861 6.3.4), with its lifetime timer. */
+export interface LearnedRouter {
+  readonly addr: Ipv6Addr;
+  readonly timer: Timer<TimerId>;
+}
+
+/** An on-link prefix learned from router advertisements (RFC 4861 6.3.4), with its lifetime timer. */
+export interface LearnedPrefix {
+  readonly subnet: Subnet<Ipv6Addr>;
+  readonly timer: Timer<TimerId>;
 }
 
 /** What a router advertises on a device (RFC 4861 6.2.1, a subset). */
@@ -70,6 +91,9 @@ export class Device {
   raSeen = false;
   /** Set when this stack advertises itself as a router on the device. */
   advert: RouterAdvertConfig | null = null;
+  /** RFC 4861 5.1: the Default Router List (v6Key -> router) and Prefix List ("v6Key/len" -> prefix). */
+  readonly routers6 = new Map<string, LearnedRouter>();
+  readonly prefixes6 = new Map<string, LearnedPrefix>();
 
   constructor(
     readonly id: DeviceId,

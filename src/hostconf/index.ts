@@ -6,6 +6,12 @@
  *
  * ## Integration guide (for src/stack.ts)
  *
+ * What the Stack uses today: `Mld` and `Igmp` (with its own `TimerRegistry`, `stack.mld` /
+ * `stack.igmp`) for the groups UDP sockets join, through a `HostconfContext` adapter
+ * (`Stack.hostconfContext`). DAD, router discovery, SLAAC and their lifetimes are still the
+ * Stack's own code (same rules: RFC 4862 5.4.2 random delay, 5.5.3 e two-hour rule, 5.5.4
+ * deprecation). The table below is the contract for moving the rest onto `Hostconf`.
+ *
  * Construct one `Hostconf` per Stack with a `HostconfContext` adapter (context.ts) over the Stack:
  * `schedule`/`cancel` on the Stack's `CoreTimers`; `sendIcmpv6` builds an `Ipv6Builder` (adding
  * a Hop-by-Hop Router Alert option, RFC 2711 value 0, when asked) around `EMPTY_BODY.wrapIn(msg)`;

@@ -8,16 +8,25 @@
  *   listening server, a pending ping): `ref()` / `unref()` count those, as Node's own handles do.
  * - Frames out: `sendFrame` hands the bytes to the device's link synchronously (links copy or write
  *   before returning, as the contract requires).
- * - Frames in: links deliver batches; each frame is fed to the core, then pending events are
- *   delivered once for the whole batch.
+ * - Frames in: links deliver batches; each frame is fed to the core, then the events the whole
+ *   batch caused are delivered at once, synchronously, before `receive` returns (so the
+ *   applications' reactions, such as reading the data and opening the window, go out in the same
+ *   event-loop turn). The same after a timer wake-up.
  * - Events: the core must not be re-entered from inside an entry point, so events are queued and
- *   delivered after the entry point has returned (a microtask), in order.
+ *   delivered after the entry point has returned, in order: right after the batch or timer for
+ *   entry points this host drives, in a microtask for socket calls made by applications.
+ * - Clock during a batch: the core reads `now()` many times per frame; while a batch or a timer
+ *   runs it gets the time the batch started (as a kernel's per-softirq timestamp), one clock read
+ *   per batch.
  * - Random: `crypto.getRandomValues` in blocks.
  */
 import { getRandomValues } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import type { Bindings, DeviceId, StackEvent } from "../context.ts";
 import type { Buf } from "../packet/buf.ts";
+
+/** A settled promise: `.then(fn)` queues a microtask without queueMicrotask's per-call AsyncResource. */
+const settled = Promise.resolve();
 
 /** The entry points of the core this host drives (the Stack implements them). */
 export interface CoreEntry {
@@ -40,10 +49,19 @@ export class NodeBindings implements Bindings {
   private readonly sinks = new Map<DeviceId, FrameSink>();
   private readonly events: StackEvent[] = [];
   private flushQueued = false;
+  private flushing = false;
   private readonly listeners = new Set<(ev: StackEvent) => void>();
   private readonly randomPool = new Uint32Array(256);
   private randomNext = 256;
   private closed = false;
+  /** > 0 while an entry point this host drives (a frame batch, a timer) runs. */
+  private depth = 0;
+  /** The clock reading of the running batch (valid while `depth > 0`). */
+  private batchNow = 0;
+  /** Event deliveries so far (each may hold many events): for benchmarks and tests. */
+  flushes = 0;
+  /** Host timer wake-ups that ran the core's timers: for benchmarks and tests. */
+  wakeups = 0;
   /** Frames the core sent to a device without a link (counted, dropped). */
   droppedNoLink = 0;
 
@@ -77,11 +95,24 @@ export class NodeBindings implements Bindings {
     if (this.refs === 0) this.timer?.unref();
   }
 
-  /** Feed frames received on `device` to the core, then deliver the events they caused. */
+  /**
+   * Feed frames received on `device` to the core, then deliver the events they caused (before
+   * returning). Called by links' batch callbacks, never from inside the core.
+   */
   receive(device: DeviceId, frames: readonly Buf[]): void {
     const core = this.core;
     if (core === null || this.closed) return;
-    for (let i = 0; i < frames.length; i++) core.receiveFrame(device, frames[i]);
+    this.enter();
+    try {
+      for (let i = 0; i < frames.length; i++) core.receiveFrame(device, frames[i]);
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** Events waiting for delivery. */
+  get pendingEvents(): number {
+    return this.events.length;
   }
 
   /** Stop the host timer and event delivery. */
@@ -95,7 +126,7 @@ export class NodeBindings implements Bindings {
   // --- Bindings ---
 
   now(): number {
-    return performance.now();
+    return this.depth > 0 ? this.batchNow : performance.now();
   }
 
   scheduleTimer(at: number): void {
@@ -127,10 +158,10 @@ export class NodeBindings implements Bindings {
 
   onEvent(event: StackEvent): void {
     this.events.push(event);
-    if (!this.flushQueued) {
-      this.flushQueued = true;
-      queueMicrotask(this.flush);
-    }
+    // Inside a batch or timer: `leave()` delivers. Otherwise (a socket call): once it returned.
+    if (this.depth > 0 || this.flushQueued) return;
+    this.flushQueued = true;
+    settled.then(this.flush);
   }
 
   random(): number {
@@ -153,23 +184,53 @@ export class NodeBindings implements Bindings {
       return;
     }
     this.timerAt = Infinity;
-    this.core.handleTimers(now);
+    this.wakeups++;
+    this.enter();
+    try {
+      this.core.handleTimers(now);
+    } finally {
+      this.leave();
+    }
   };
 
-  /** Deliver queued events. Listeners may call into the core; new events go to the next flush. */
+  private enter(): void {
+    if (this.depth++ === 0) this.batchNow = performance.now();
+  }
+
+  private leave(): void {
+    if (--this.depth === 0 && this.events.length > 0) this.flush();
+  }
+
+  /**
+   * Deliver queued events, in order, until none is left. Listeners may call into the core (no
+   * entry point is running): the events those calls cause are delivered in the same loop, after
+   * the ones already queued.
+   */
   private readonly flush = (): void => {
     this.flushQueued = false;
-    const batch = this.events.splice(0, this.events.length);
-    for (const ev of batch) {
-      for (const fn of this.listeners) {
-        try {
-          fn(ev);
-        } catch (err) {
-          queueMicrotask(() => {
-            throw err;
-          });
+    const events = this.events;
+    // A flush already running (further up this call stack) delivers these too.
+    if (events.length === 0 || this.flushing) return;
+    this.flushing = true;
+    this.flushes++;
+    let i = 0;
+    try {
+      for (; i < events.length; i++) {
+        const ev = events[i];
+        for (const fn of this.listeners) {
+          try {
+            fn(ev);
+          } catch (err) {
+            queueMicrotask(() => {
+              throw err;
+            });
+          }
         }
       }
+    } finally {
+      // Normally every event was delivered; keep any left (only if a listener set threw past us).
+      events.splice(0, i);
+      this.flushing = false;
     }
   };
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { setImmediate as tick } from "node:timers/promises";
-import { memoryLinkPair } from "./link.ts";
+import { FrameSlab, memoryLinkPair } from "./link.ts";
 
 /** Collect the batches a link delivers. */
 function collect(link: { onFrames(cb: ((f: readonly Uint8Array[]) => void) | null): void }): Uint8Array[][] {
@@ -84,4 +84,53 @@ test("memory link: oversize frames, bad ranges and a closed link", async () => {
   await tick();
   assert.equal(got.length, 0);
   await b.close(); // idempotent
+});
+
+test("frame slab: frames are cut from shared slabs but never overlap, and never reuse memory", () => {
+  const slab = new FrameSlab(64);
+  const src = Uint8Array.from({ length: 30 }, (_, i) => i + 1);
+  const f1 = slab.copy(src, 0, 30);
+  const f2 = slab.copy(src, 5, 20);
+  // Same slab (one ArrayBuffer), 8-byte aligned, disjoint.
+  assert.equal(f1.buffer, f2.buffer);
+  assert.equal(f2.byteOffset, 32);
+  assert.deepEqual(f2, src.subarray(5, 25));
+  f1.fill(0xee);
+  assert.deepEqual(f2, src.subarray(5, 25));
+  src.fill(0);
+  assert.equal(f1[0], 0xee);
+  // A frame that does not fit starts a new slab; one larger than a slab gets its own.
+  const f3 = slab.take(16);
+  assert.notEqual(f3.buffer, f1.buffer);
+  const big = slab.take(100);
+  assert.equal(big.length, 100);
+  assert.notEqual(big.buffer, f3.buffer);
+  // The old slab is not written again: f1 keeps its bytes.
+  slab.take(64).fill(1);
+  assert.ok(f1.every((x) => x === 0xee));
+});
+
+test("memory link: one batch per turn, counted; frames of a batch are independent memory", async () => {
+  const [a, b] = memoryLinkPair();
+  const got = collect(b);
+  const buf = new Uint8Array(1500);
+  for (let i = 0; i < 100; i++) {
+    buf.fill(i);
+    a.send(buf, 0, 1000 + i);
+  }
+  await tick();
+  assert.equal(b.batches, 1);
+  assert.equal(got[0].length, 100);
+  for (const f of got[0]) f.fill(0);
+  got[0][50].fill(7);
+  for (let i = 0; i < 100; i++) {
+    assert.equal(got[0][i].length, 1000 + i);
+    assert.ok(
+      got[0][i].every((x) => x === (i === 50 ? 7 : 0)),
+      `frame ${i}`,
+    );
+  }
+  a.send(buf, 0, 10);
+  await tick();
+  assert.equal(b.batches, 2);
 });

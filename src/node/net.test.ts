@@ -276,3 +276,43 @@ test("net: large transfer with a slow reader: the window closes and recovers, da
     await done();
   }
 });
+
+test("net: corked small writes reach TCP together: one segment with Nagle off, one data chunk", async () => {
+  const [la, lb] = memoryLinkPair();
+  const a = new NodeStack({ dad: false });
+  const b = new NodeStack({ dad: false });
+  a.addLink(la, { addresses: ["10.0.0.1/24"] });
+  b.addLink(lb, { addresses: ["10.0.0.2/24"] });
+  try {
+    const chunks: Buffer[] = [];
+    const got = new Promise<void>((resolve) => {
+      a.net
+        .createServer((s) => {
+          s.on("data", (d: Buffer) => {
+            chunks.push(d);
+            if (Buffer.concat(chunks).length >= 100) resolve();
+          });
+        })
+        .listen(7, "10.0.0.1");
+    });
+    const c = b.net.createConnection({ host: "10.0.0.1", port: 7, noDelay: true });
+    await once(c, "connect");
+    await sleep(20);
+    const before = lb.stats.txFrames;
+    c.cork();
+    for (let i = 0; i < 10; i++) c.write(Buffer.alloc(10, 0x30 + i));
+    c.uncork();
+    // The ten chunks went to TCP in one call: one data segment, sent at once.
+    assert.equal(lb.stats.txFrames - before, 1);
+    await got;
+    assert.equal(chunks.length, 1);
+    assert.equal(
+      chunks[0].toString(),
+      "0123456789".replace(/./g, (d) => d.repeat(10)),
+    );
+    assert.equal(c.bytesWritten, 100);
+    c.destroy();
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
+});

@@ -125,6 +125,11 @@ export interface TcpConnectOptions {
 
 type Callback = () => void;
 
+/** Largest chunk `pull` hands to the stream at once. */
+const READ_MAX = 1 << 20;
+/** `_writev` joins chunks up to this many bytes into one. */
+const WRITEV_JOIN = 64 * 1024;
+
 /** A TCP connection of a NodeStack, as a node:net `Socket`. */
 export class Socket extends Duplex {
   /** The core socket id (null before connect and after destroy). */
@@ -361,6 +366,33 @@ export class Socket extends Duplex {
     this.flushWrite();
   }
 
+  /**
+   * Several chunks queued while a write was in progress (or corked): small ones are joined so they
+   * reach TCP in one call (one segment with Nagle off, as node:net's writev does).
+   */
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    let total = 0;
+    for (let i = 0; i < chunks.length; i++) total += chunks[i].chunk.length;
+    if (total <= WRITEV_JOIN || chunks.length === 1) {
+      const one =
+        chunks.length === 1
+          ? chunks[0].chunk
+          : Buffer.concat(
+              chunks.map((c) => c.chunk),
+              total,
+            );
+      this._write(one, "binary", cb);
+      return;
+    }
+    // Large chunks: one after another, `cb` once TCP took the last.
+    let i = 0;
+    const next = (err?: Error | null): void => {
+      if (err != null || i === chunks.length) cb(err);
+      else this._write(chunks[i++].chunk, "binary", next);
+    };
+    next();
+  }
+
   override _final(cb: (err?: Error | null) => void): void {
     if (this.connecting) {
       this.afterConnect.push(() => this._final(cb));
@@ -478,24 +510,30 @@ export class Socket extends Duplex {
     this.destroy(err);
   }
 
-  /** Move data from the TCP receive buffer into the stream while it wants more. */
+  /**
+   * Move data from the TCP receive buffer into the stream while it wants more: everything TCP
+   * holds, in one chunk (one copy, into a Buffer from Node's pool when small).
+   */
   private pull(): void {
     const id = this.id;
     if (id === null || this.eof || this.connecting || this.destroyed) return;
     const tcp = this.stack.tcp;
     for (;;) {
-      const chunk = tcp.recv(id, 65536);
-      if (chunk === null) {
+      const avail = tcp.readable(id);
+      if (avail === 0) {
+        if (tcp.recv(id, 0) !== null) return;
         this.eof = true;
         this.push(null);
         // As node:net does at EOF: with nothing buffered, `end` follows even if nobody reads.
         this.read(0);
         return;
       }
-      if (chunk.length === 0) return;
-      this.bytesRead += chunk.length;
+      const chunk = Buffer.allocUnsafe(Math.min(avail, READ_MAX));
+      const n = tcp.recvInto(id, chunk, 0, chunk.length);
+      if (n <= 0) return;
+      this.bytesRead += n;
       this.touch();
-      if (!this.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length))) {
+      if (!this.push(n === chunk.length ? chunk : chunk.subarray(0, n))) {
         // The application stopped reading: the rest stays in TCP and the window closes.
         this.wantRead = false;
         return;

@@ -25,23 +25,63 @@ const WORDS_MIN = 64;
 const CHUNK_WORDS = 1 << 20;
 
 /**
- * One `Uint32Array` over the whole backing store, cached for the last store seen, and the last
- * `Uint8Array` seen with its `byteOffset`: the checksum of a packet and of the reply serialized into
- * the same buffer reuse them, so the hot path allocates nothing and skips the `buffer` /
- * `byteOffset` getters (each costs more than summing 40 bytes). A word-array load is a plain load:
- * no `DataView` call and no byte swap per word.
+ * `Uint32Array`s over whole backing stores, cached for the last two stores seen, and the last
+ * `Uint8Array` seen with its `byteOffset` and words: the checksum of a packet and of the reply
+ * serialized into the same buffer reuse them, so the hot path allocates nothing and skips the
+ * `buffer` / `byteOffset` getters (each costs more than summing 40 bytes). Two stores, because a
+ * host that sends from one buffer and receives into another alternates between them every
+ * segment: one entry would make a new word view twice per segment. A word-array load is a plain
+ * load: no `DataView` call and no byte swap per word.
  */
-let cachedStore: ArrayBufferLike | null = null;
-let cachedWords: Uint32Array = new Uint32Array(0);
+let storeA: ArrayBufferLike | null = null;
+let wordsA: Uint32Array = new Uint32Array(0);
+let storeB: ArrayBufferLike | null = null;
+let wordsB: Uint32Array = new Uint32Array(0);
 let lastBytes: Uint8Array | null = null;
 let lastByteOffset = 0;
+let lastWords: Uint32Array = wordsA;
+/** The `Uint8Array` seen before the last one (the other side of a send / receive alternation). */
+let prevBytes: Uint8Array | null = null;
+let prevByteOffset = 0;
+let prevWords: Uint32Array = wordsA;
 
-function rebind(b: Uint8Array, endAbs: number): void {
+/** Point the last-seen entry at `b`, whose range up to `b[end]` will be summed. */
+function rebind(b: Uint8Array, end: number): void {
+  if (b === prevBytes && prevWords.length >= (prevByteOffset + end) >>> 2) {
+    prevBytes = lastBytes;
+    lastBytes = b;
+    const o = prevByteOffset;
+    prevByteOffset = lastByteOffset;
+    lastByteOffset = o;
+    const w = prevWords;
+    prevWords = lastWords;
+    lastWords = w;
+    return;
+  }
+  prevBytes = lastBytes;
+  prevByteOffset = lastByteOffset;
+  prevWords = lastWords;
   const store = b.buffer;
+  const need = (b.byteOffset + end) >>> 2;
   // A resizable store may have grown since the view was made: re-make it when it is too short.
-  if (store !== cachedStore || cachedWords.length < endAbs >>> 2) {
-    cachedStore = store;
-    cachedWords = new Uint32Array(store, 0, store.byteLength >>> 2);
+  if (store === storeA && wordsA.length >= need) {
+    lastWords = wordsA;
+  } else if (store === storeB && wordsB.length >= need) {
+    // Most recently used first.
+    storeB = storeA;
+    const w = wordsB;
+    wordsB = wordsA;
+    storeA = store;
+    wordsA = w;
+    lastWords = w;
+  } else {
+    if (store !== storeA) {
+      storeB = storeA;
+      wordsB = wordsA;
+    }
+    storeA = store;
+    wordsA = new Uint32Array(store, 0, store.byteLength >>> 2);
+    lastWords = wordsA;
   }
   lastBytes = b;
   lastByteOffset = b.byteOffset;
@@ -60,10 +100,10 @@ function rebind(b: Uint8Array, endAbs: number): void {
  * integer, and converts once per sixteen), into a double that stays exact below 2^53.
  */
 function sumWords(b: Uint8Array, off: number, len: number): number {
-  if (b !== lastBytes || cachedWords.length < (lastByteOffset + off + len) >>> 2) rebind(b, b.byteOffset + off + len);
+  if (b !== lastBytes || lastWords.length < (lastByteOffset + off + len) >>> 2) rebind(b, off + len);
   const abs = lastByteOffset + off;
   const end = off + len;
-  const words = cachedWords;
+  const words = lastWords;
   // Head: the bytes before the first 4-byte-aligned store offset.
   const head = (4 - (abs & 3)) & 3;
   let even = 0;

@@ -74,6 +74,12 @@ export interface TcpConfig extends Required<TcpSocketOptions> {
   challengeAckRate: number;
   /** Challenge ACK burst. Default 100. */
   challengeAckBurst: number;
+  /**
+   * Per connection, the least time (ms) between two ACKs answering unacceptable segments that carry
+   * nothing (out of window, PAWS, ACK of unsent data): two desynchronized ends cannot ping-pong ACKs
+   * (RFC 5961 10; Linux's tcp_invalid_ratelimit). Default 500.
+   */
+  invalidAckRatelimitMs: number;
   /** Out-of-order ranges kept per connection (bounded reassembly). Default 16. */
   maxOooRanges: number;
   /** Ephemeral port range (RFC 6335 6 / RFC 6056). */
@@ -115,6 +121,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = {
   syncookiePeriodMs: 60_000,
   challengeAckRate: 1000,
   challengeAckBurst: 100,
+  invalidAckRatelimitMs: 500,
   maxOooRanges: 16,
   ephemeralMin: 49152,
   ephemeralMax: 65535,

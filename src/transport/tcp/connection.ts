@@ -66,6 +66,14 @@ const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 /** RFC 9293 3.7.1: default send MSS when the peer sent no MSS option. */
 export const DEFAULT_MSS_V4 = 536;
 export const DEFAULT_MSS_V6 = 1220;
+/**
+ * Switches for tests and benchmarks: `headerPrediction` off sends every segment down the general
+ * path (the fast path must not change what goes on the wire); `predicted` counts fast-path hits.
+ */
+export const tcpTuning = { headerPrediction: true, predicted: 0 };
+
+/** Flags header prediction looks at: only ACK (PSH aside) may be set. */
+const PREDICT_MASK = TcpFlags.SYN | TcpFlags.FIN | TcpFlags.RST | TcpFlags.ACK | TcpFlags.URG;
 /** Bytes the timestamps option takes in every segment (NOP NOP TS). */
 const TS_OPT_LEN = 12;
 
@@ -224,6 +232,10 @@ export class TcpConnection {
   persistBackoff = 0;
   kaProbes = 0;
   lastRecvAt = 0;
+  /** When an ACK last answered an unacceptable segment that carried nothing (rate limit). */
+  lastInvalidAckAt = -Infinity;
+  /** When the retransmission timer last sent a window probe (see windowProbeTimeout). */
+  lastProbeAt = -Infinity;
 
   // ---- timer deadlines (Infinity: off) ----
   rtoAt = Infinity;
@@ -497,12 +509,68 @@ export class TcpConnection {
 
   /** A segment for this connection. `opts` holds its parsed options. */
   input(seg: TcpView, opts: TcpOptions, now: number): void {
+    if (this.state === TcpState.Established && tcpTuning.headerPrediction && this.predicted(seg, opts, now)) {
+      tcpTuning.predicted++;
+      this.output(now);
+      return;
+    }
     if (this.state === TcpState.SynSent) {
       this.inputSynSent(seg, opts, now);
     } else if (this.inputSynchronized(seg, opts, now) && this.state !== TcpState.Closed) {
       this.output(now);
     }
     if (this.state !== TcpState.Closed) this.updateTimer();
+  }
+
+  /**
+   * Header prediction (Van Jacobson's fast path, RFC 1323 / RFC 7323 appendix, Linux's
+   * tcp_rcv_established): in ESTABLISHED, a segment at RCV.NXT with only ACK (and PSH) set, the
+   * window unchanged, no SACK blocks, a timestamp that passes PAWS, and nothing unusual on our side
+   * (no recovery, no rewind, no holes) is either a pure ACK of new data or in-order data that
+   * acknowledges nothing new. Every check of the general path (3.10.7.4) is then known to pass, so
+   * those are done directly. False: not predicted, nothing changed; take the general path.
+   */
+  private predicted(seg: TcpView, opts: TcpOptions, now: number): boolean {
+    if ((seg.flags & PREDICT_MASK) !== TcpFlags.ACK || seg.seq !== this.rcvNxt) return false;
+    if (opts.sackCount !== 0 || this.inRecovery || this.sndNxt !== this.sndMax) return false;
+    if (seg.window << this.sndWscale !== this.sndWnd) return false;
+    const ack = seg.ack;
+    // RFC 7323 5.3 R1: PAWS passes (TS.Recent is then updated: the segment is at RCV.NXT).
+    if (this.tsOk) {
+      if (!opts.hasTs || seqLt(opts.tsVal, this.tsRecent)) return false;
+    }
+    const plen = seg.payloadLen;
+    if (plen === 0) {
+      // A pure ACK of new data (not beyond SND.MAX).
+      if (!seqGt(ack, this.sndUna) || seqGt(ack, this.sndMax)) return false;
+      this.predictedCommon(seg, opts, now);
+      this.ackNew(opts, ack, seqSub(this.sndMax, this.sndUna), now);
+      if (this.state !== TcpState.Established) return true;
+    } else {
+      // In-order data within the window that acknowledges nothing new.
+      if (ack !== this.sndUna || this.recvBuf.rangeCount !== 0 || this.peerFinPending || this.userClosed) return false;
+      if (plen > seqSub(this.rcvAdv, this.rcvNxt)) return false;
+      this.predictedCommon(seg, opts, now);
+      this.receiveData(seg, now);
+    }
+    return true;
+  }
+
+  /** What every predicted segment does: liveness, TS.Recent, SND.WL1/WL2. */
+  private predictedCommon(seg: TcpView, opts: TcpOptions, now: number): void {
+    this.lastRecvAt = now;
+    this.kaProbes = 0;
+    // RFC 7323 4.3: the segment is at RCV.NXT, which covers Last.ACK.sent.
+    if (this.tsOk && seqLe(seg.seq, this.lastAckSent)) {
+      this.tsRecent = opts.tsVal;
+      this.tsRecentAt = now;
+    }
+    // RFC 9293 3.10.7.4: the window is unchanged; SND.WL1/WL2 move when the segment is newer.
+    const seq = seg.seq;
+    if (seqLt(this.sndWl1, seq) || (this.sndWl1 === seq && seqLe(this.sndWl2, seg.ack))) {
+      this.sndWl1 = seq;
+      this.sndWl2 = seg.ack;
+    }
   }
 
   /** RFC 9293 3.10.7.3: SYN-SENT. */
@@ -584,6 +652,8 @@ export class TcpConnection {
     if (this.tsOk && opts.hasTs && (f & TcpFlags.RST) === 0) {
       if (seqLt(opts.tsVal, this.tsRecent) && now - this.tsRecentAt < PAWS_IDLE_MS) {
         this.host.count("paws-drop");
+        // RFC 7323 5.3 R1: not acceptable: ACK (rate limited) and drop.
+        if (!this.unacceptableAckAllowed(segLen, f, now)) return false;
         this.ackNow = true;
         return true;
       }
@@ -605,12 +675,10 @@ export class TcpConnection {
       // RFC 9293 3.10.7.4: unacceptable: send <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> unless RST; drop.
       this.host.count("out-of-window");
       if ((f & TcpFlags.RST) === 0) {
-        // Rate limited with the challenge ACKs (as Linux's tcp_oow_rate_limited does): a flood of
-        // blind out-of-window segments is not reflected one for one at the real peer.
-        if (!this.host.challengeAckAllowed()) {
-          this.host.count("challenge-ack-limited");
-          return false;
-        }
+        // Rate limited (RFC 5961 10): per connection for segments carrying nothing, so two ends
+        // that disagree cannot ping-pong ACKs, and with the challenge ACKs, so a flood of blind
+        // out-of-window segments is not reflected one for one at the real peer.
+        if (!this.unacceptableAckAllowed(segLen, f, now)) return false;
         this.ackNow = true;
         if (this.state === TcpState.TimeWait) this.sendAck();
         return this.state !== TcpState.TimeWait;
@@ -728,6 +796,27 @@ export class TcpConnection {
     if (this.finQueued) this.state = TcpState.FinWait1;
   }
 
+  /**
+   * May an ACK answer this unacceptable segment (out of window, PAWS, an ACK of unsent or too old
+   * data)? Like Linux's tcp_oow_rate_limited: a segment that carries nothing (no data, no FIN) or a
+   * SYN gets at most one answer per `invalidAckRatelimitMs` on this connection (an ACK answering an
+   * ACK is how two desynchronized ends loop forever); every answer also takes from the layer-wide
+   * challenge ACK budget (RFC 5961 7).
+   */
+  private unacceptableAckAllowed(segLen: number, flags: number, now: number): boolean {
+    const perConn = segLen === 0 || (flags & TcpFlags.SYN) !== 0;
+    if (perConn && now - this.lastInvalidAckAt < this.host.config.invalidAckRatelimitMs) {
+      this.host.count("challenge-ack-limited");
+      return false;
+    }
+    if (!this.host.challengeAckAllowed()) {
+      this.host.count("challenge-ack-limited");
+      return false;
+    }
+    if (perConn) this.lastInvalidAckAt = now;
+    return true;
+  }
+
   /** RFC 5961 7: a rate-limited challenge ACK. */
   private challengeAck(): void {
     if (this.host.challengeAckAllowed()) {
@@ -751,13 +840,17 @@ export class TcpConnection {
     // RFC 5961 5.2 / RFC 9293: an ACK of something not yet sent: send an ACK, drop the segment.
     if (seqGt(ack, this.sndMax)) {
       this.host.count("ack-unsent");
-      this.ackNow = true;
+      if (this.unacceptableAckAllowed(seg.payloadLen + (seg.flags & TcpFlags.FIN ? 1 : 0), seg.flags, now)) {
+        this.ackNow = true;
+      }
       return false;
     }
     // RFC 5961 5.2: an ACK older than SND.UNA - MAX.SND.WND is dropped with an ACK.
     if (seqLt(ack, seqAdd(this.sndUna, -Math.max(this.maxSndWnd, 1)))) {
       this.host.count("ack-unsent");
-      this.ackNow = true;
+      if (this.unacceptableAckAllowed(seg.payloadLen + (seg.flags & TcpFlags.FIN ? 1 : 0), seg.flags, now)) {
+        this.ackNow = true;
+      }
       return false;
     }
     // RFC 7323 2.3: the window field scaled by the peer's shift (at most 14: below 2^30).
@@ -1081,7 +1174,9 @@ export class TcpConnection {
     const off = seqSub(seq, this.sndUna);
     const bufLen = this.sendBuf.length;
     if (off < 0) return 0;
-    let len = Math.min(maxLen, this.smss, bufLen - off);
+    // Only what was sent before (below SND.MAX): never-sent data goes out through sendNewData,
+    // which moves SND.MAX, or the peer's ACK of it would be refused as ACK of unsent data.
+    let len = Math.min(maxLen, this.smss, bufLen - off, seqSub(this.sndMax, seq));
     if (len < 0) len = 0;
     // The FIN goes again when this segment reaches the end of the data and it was sent before.
     const fin = this.finQueued && off + len === bufLen && seqGt(this.sndMax, this.finSeq);
@@ -1188,8 +1283,8 @@ export class TcpConnection {
   /** RFC 6298 5.4-5.7: the retransmission timer expired. */
   private onRetransmitTimeout(now: number): void {
     const cfg = this.host.config;
-    this.host.count("rto");
     if (this.state === TcpState.SynSent || this.state === TcpState.SynRcvd) {
+      this.host.count("rto");
       const limit = this.state === TcpState.SynSent ? cfg.synRetries : cfg.synAckRetries;
       if (++this.retries > limit) {
         this.finish(this.passive ? null : (this.softError ?? "ETIMEDOUT"));
@@ -1202,14 +1297,27 @@ export class TcpConnection {
       this.sendSyn(now);
       return;
     }
-    if (seqSub(this.sndMax, this.sndUna) <= 0) return;
+    const flight = seqSub(this.sndMax, this.sndUna);
+    if (flight <= 0) return;
+    // What is outstanding fills a peer window below one segment: a window probe (see below).
+    const probe = this.sndWnd < this.smss && flight >= this.sndWnd;
+    if (probe && this.lastRecvAt >= this.lastProbeAt) {
+      // Like Linux's probe timer: a peer that answered the last probe (even without a new ACK) is
+      // alive; the retry limit counts only the probes it leaves unanswered.
+      this.retries = 0;
+      this.rtxStart = now;
+    }
     if (this.rtxStart === 0) this.rtxStart = now;
     // RFC 9293 3.8.3 (R2) / RFC 5482: give up after the retry limit or the user timeout.
     if (++this.retries > cfg.maxRetries || (this.userTimeout > 0 && now - this.rtxStart >= this.userTimeout)) {
       this.finish(this.softError ?? "ETIMEDOUT");
       return;
     }
-    const flight = seqSub(this.sndMax, this.sndUna);
+    if (probe) {
+      this.windowProbeTimeout(now);
+      return;
+    }
+    this.host.count("rto");
     this.cc.onRetransmitTimeout(now, flight);
     // RFC 6298 5.5: back off the timer.
     this.rtt.backoff();
@@ -1225,7 +1333,26 @@ export class TcpConnection {
     this.sndNxt = this.sndUna;
     const n = this.retransmit(this.sndUna, this.smss);
     this.sndNxt = seqAdd(this.sndUna, n);
+    if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
     // RFC 6298 5.6: restart the timer with the backed-off value.
+    this.rtoAt = now + this.rtt.rto;
+  }
+
+  /**
+   * The timer fired while what is outstanding fills a peer window below one segment: the data
+   * sent was a window probe (RFC 9293 3.8.6.1; the peer's window, not the network, holds it), so
+   * it is probed again as the persist timer would: no congestion signal (cwnd and the recovery
+   * state stay; RFC 6298 5.5's backoff still spaces the probes), counted as a persist probe.
+   */
+  private windowProbeTimeout(now: number): void {
+    this.host.count("persist-probe");
+    this.lastProbeAt = now;
+    this.rtt.backoff();
+    this.rttTimer.onRetransmit();
+    // Back to SND.UNA: what the window did not take goes again (from SND.NXT) when it opens.
+    this.sndNxt = this.sndUna;
+    const n = this.retransmit(this.sndUna, Math.max(this.sndWnd, 1));
+    this.sndNxt = seqAdd(this.sndUna, n);
     this.rtoAt = now + this.rtt.rto;
   }
 
