@@ -91,6 +91,12 @@ export abstract class Serializer {
    * buffer of exactly the needed size is allocated.
    */
   serialize(options?: SerializeOptions): Buf | TooBig {
+    // One layer around a leaf body (a TCP or UDP segment, the usual case): no walk, no stack.
+    if ((this as MaybeNested)[NESTED] === true) {
+      const one = this as unknown as Nested;
+      const inner = one.inner;
+      if ((inner as MaybeNested)[NESTED] !== true) return this.serializeOne(inner, one.outer, options);
+    }
     // One walk down the chain collects the layers (outermost first) on a reused stack; then one
     // pass from the innermost body outwards reads each builder's constraints once, and the write
     // pass uses those figures. Equivalent to `measure()`, `headersLen()` and `writeInto()`, with
@@ -152,6 +158,37 @@ export abstract class Serializer {
       for (let k = base; k < top; k++) layerStack[k] = null;
       stackTop = base;
     }
+  }
+
+  /** `serialize` of `body.wrapIn(o)` when `body` is not nested: the same steps for one layer. */
+  private serializeOne(body: Serializer, o: PacketBuilder, options: SerializeOptions | undefined): Buf | TooBig {
+    const len = body.measure();
+    if (len < 0 || len > o.maxBodyLen) return this.tooBig() as TooBig;
+    const h = o.headerLen;
+    const m = o.minBodyLen;
+    const f = o.footerLen;
+    const prefix = (options?.prefix ?? 0) + h;
+    const afterStart = Math.max(len, m) + f + (options?.suffix ?? 0);
+    const own = body.inPlace();
+    let buf: Buf;
+    if (own !== null) {
+      own.ensure(prefix, afterStart - own.length);
+      buf = own;
+    } else if (options?.target !== undefined) {
+      buf = options.target;
+      buf.reset(prefix, afterStart);
+    } else {
+      buf = Buf.alloc(prefix, 0, afterStart);
+    }
+    body.writeInto(buf);
+    const pad = m - buf.length;
+    // Seed, "Zeroing Buffers": padding bytes are zeroed by the layer that adds them.
+    if (pad > 0) buf.growBackZero(pad);
+    const bodyLen = buf.length;
+    buf.growFront(h);
+    if (f > 0) buf.growBack(f);
+    o.serialize(buf.bytes, buf.start, bodyLen);
+    return buf;
   }
 }
 
