@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { test } from "node:test";
 import { Rng } from "../src/testing/rng.ts";
-import { type CliFuzzStats, type CliOutcome, checkCliOutcome, cliOptions, nextArgv } from "./cli.ts";
+import { type CliFuzzStats, type CliOutcome, checkCliOutcome, nextArgv } from "./cli.ts";
 import { FIXTURES_DIR } from "./corpus.ts";
 
 const root = new URL("..", import.meta.url).pathname;

@@ -2449,14 +2449,28 @@ export class Stack implements SimHost {
       this.pmtu4.update(dst, m.nextHopMtu, now, totalLen);
       info.mtu = this.pmtu4.peek(dst, now) ?? 0;
     }
-    const p = q + hl;
-    const have = qlen - hl;
+    this.dispatchQuoted(info, b, q + hl, qlen - hl, proto, IpProto.Icmp, Icmpv4Type.EchoRequest);
+  }
+
+  /**
+   * Hand an ICMP error to whoever sent the quoted packet: its upper-layer header starts at `b[p]`
+   * with `have` bytes quoted. Transports get the ports and (TCP) the sequence number; an error about
+   * our echo request goes to the echo handler with its identifier and sequence number.
+   */
+  private dispatchQuoted<A>(
+    info: MutableIcmpErrorInfo<A>,
+    b: Uint8Array,
+    p: number,
+    have: number,
+    proto: number,
+    icmpProto: number,
+    echoRequest: number,
+  ): void {
     info.srcPort = have >= 2 ? (b[p] << 8) | b[p + 1] : 0;
     info.dstPort = have >= 4 ? (b[p + 2] << 8) | b[p + 3] : 0;
     info.seq = have >= 8 ? v4At(b, p + 4) : 0;
-    if (proto === IpProto.Icmp) {
-      // Our echo request: identifier and sequence number.
-      if (have >= 8 && b[p] === Icmpv4Type.EchoRequest) {
+    if (proto === icmpProto) {
+      if (have >= 8 && b[p] === echoRequest) {
         info.srcPort = (b[p + 4] << 8) | b[p + 5];
         info.dstPort = 0;
         info.seq = (b[p + 6] << 8) | b[p + 7];
@@ -2895,20 +2909,7 @@ export class Stack implements SimHost {
         p += 8;
       } else break;
     }
-    const have = end - p;
-    info.srcPort = have >= 2 ? (b[p] << 8) | b[p + 1] : 0;
-    info.dstPort = have >= 4 ? (b[p + 2] << 8) | b[p + 3] : 0;
-    info.seq = have >= 8 ? v4At(b, p + 4) : 0;
-    if (next === IpProto.Icmpv6) {
-      if (have >= 8 && b[p] === Icmpv6Type.EchoRequest) {
-        info.srcPort = (b[p + 4] << 8) | b[p + 5];
-        info.dstPort = 0;
-        info.seq = (b[p + 6] << 8) | b[p + 7];
-        this.echo?.receiveIcmpError?.(info);
-      }
-      return;
-    }
-    this.transports[next]?.receiveIcmpError(info);
+    this.dispatchQuoted(info, b, p, end - p, next, IpProto.Icmpv6, Icmpv6Type.EchoRequest);
   }
 
   /**

@@ -11,6 +11,7 @@
  */
 
 import type { DeviceId, TimerId } from "../context.ts";
+import { eui64, linkLocalAddr } from "../hostconf/iid.ts";
 import { type Ipv4Addr, type Ipv6Addr, type MacAddr, v6Key } from "../ip/addr.ts";
 import { AddrSubnet, type Subnet } from "../ip/subnet.ts";
 import { Ipv4, Ipv6 } from "../ip/version.ts";
@@ -163,39 +164,12 @@ export function deviceAddr6(a: Ipv6Addr, prefixLen: number): DeviceAddr<Ipv6Addr
   return new DeviceAddr(Ipv6, a, prefixLen);
 }
 
-/** RFC 4291 2.7.1: the solicited-node multicast address ff02::1:ffXX:XXXX of `a`. */
-export function solicitedNode(a: Uint8Array): Ipv6Addr {
-  const g = new Uint8Array(16) as Ipv6Addr;
-  g[0] = 0xff;
-  g[1] = 0x02;
-  g[11] = 0x01;
-  g[12] = 0xff;
-  g[13] = a[13];
-  g[14] = a[14];
-  g[15] = a[15];
-  return g;
-}
+// IPv6 interface-identifier helpers live in hostconf/iid.ts (RFC 4291 2.7.1, appendix A).
+export { eui64Into, solicitedNodeGroup as solicitedNode } from "../hostconf/iid.ts";
 
 /** RFC 4291 appendix A: the modified EUI-64 link-local address fe80::/64 of a MAC. */
 export function linkLocalFromMac(mac: Uint8Array): Ipv6Addr {
-  const a = new Uint8Array(16) as Ipv6Addr;
-  a[0] = 0xfe;
-  a[1] = 0x80;
-  eui64Into(mac, a, 8);
-  return a;
-}
-
-/** Write the modified EUI-64 interface identifier of `mac` at `out[off..off+8)`. */
-export function eui64Into(mac: Uint8Array, out: Uint8Array, off: number): void {
-  // RFC 4291 appendix A: insert ff:fe in the middle and invert the universal/local bit.
-  out[off] = mac[0] ^ 0x02;
-  out[off + 1] = mac[1];
-  out[off + 2] = mac[2];
-  out[off + 3] = 0xff;
-  out[off + 4] = 0xfe;
-  out[off + 5] = mac[3];
-  out[off + 6] = mac[4];
-  out[off + 7] = mac[5];
+  return linkLocalAddr(eui64(mac));
 }
 
 /** RFC 2464 section 7: IPv6 multicast `g` maps to 33:33 and its last 32 bits. */

@@ -27,7 +27,7 @@ import {
 } from "../packet/serialize.ts";
 import * as arp from "./arp.ts";
 import { pseudoSum } from "./checksum.ts";
-import { type ParseError, parseError } from "./errors.ts";
+import type { ParseError } from "./errors.ts";
 import * as eth from "./ethernet.ts";
 import * as icmpv4 from "./icmpv4.ts";
 import * as icmpv6 from "./icmpv6.ts";
@@ -35,7 +35,7 @@ import * as igmp from "./igmp.ts";
 import { IpProto } from "./ipproto.ts";
 import * as ipv4 from "./ipv4.ts";
 import * as ipv6 from "./ipv6.ts";
-import { IPV6_FRAG_HEADER_LEN, IPV6_MAX_EXT_HEADERS, type Ipv6ExtChainOut, resetExtChain } from "./ipv6-ext.ts";
+import { IPV6_FRAG_HEADER_LEN, IPV6_MAX_EXT_HEADERS, walkExtChain } from "./ipv6-ext.ts";
 import * as mld from "./mld.ts";
 import * as ndp from "./ndp.ts";
 import * as tcp from "./tcp.ts";
@@ -293,15 +293,6 @@ function decodeIpv6(bytes: Uint8Array, off: number, len: number, d: DecodedFrame
  */
 const HOST_ONLY_REASONS: ReadonlySet<string> = new Set(["routing-header-segments-left", "unrecognized-option"]);
 
-const E6_EXT_SHORT = parseError("ipv6", "ext-too-short");
-const E6_TOO_MANY = parseError("ipv6", "too-many-ext-headers");
-const E6_BAD_OPTION = parseError("ipv6", "bad-option-length");
-const E6_FRAG_DUP = parseError("ipv6", "duplicate-fragment-header");
-const E6_HBH_NOT_FIRST = parseError("ipv6", "hop-by-hop-not-first");
-const E6_FIRST_FRAG_INCOMPLETE = parseError("ipv6", "first-fragment-incomplete-chain");
-const E6_FRAG_LEN = parseError("ipv6", "fragment-length-not-multiple-of-8");
-const E6_FRAG_BEYOND = parseError("ipv6", "fragment-beyond-65535");
-
 /** Parse the IPv6 packet at `bytes[off, off + len)` for display (see `HOST_ONLY_REASONS`). */
 export function parseIpv6ForDecode(bytes: Uint8Array, off: number, len: number): ipv6.Ipv6View | ParseError {
   const v = ipv6.Ipv6View.parse(bytes, off, len);
@@ -311,101 +302,7 @@ export function parseIpv6ForDecode(bytes: Uint8Array, off: number, len: number):
   lv.bytes = bytes;
   lv.off = off;
   lv.len = ipv6.IPV6_HEADER_LEN + ((bytes[off + 4] << 8) | bytes[off + 5]);
-  return walkChainForDecode(bytes, off, off + lv.len, lv) ?? lv;
-}
-
-/** The TLV structure of an options header's `b[start, end)` (RFC 8200 4.2), actions not applied. */
-function optionsFit(b: Uint8Array, start: number, end: number): boolean {
-  let i = start;
-  while (i < end) {
-    // RFC 8200 4.2: Pad1 is one byte with no length.
-    if (b[i] === 0) {
-      i++;
-      continue;
-    }
-    if (i + 2 > end || i + 2 + b[i + 1] > end) return false;
-    i += 2 + b[i + 1];
-  }
-  return true;
-}
-
-/**
- * `walkExtChain` (ipv6-ext.ts) without the two host processing rules: every length, the
- * hop-by-hop position, the fragment header rules and the header-count bound still apply.
- */
-function walkChainForDecode(b: Uint8Array, ipOff: number, end: number, out: Ipv6ExtChainOut): ParseError | null {
-  resetExtChain(out);
-  let pos = ipOff + ipv6.IPV6_HEADER_LEN;
-  let nextField = ipOff + 6;
-  let next = b[nextField];
-  let count = 0;
-  for (;;) {
-    if (
-      next !== IpProto.HopByHop &&
-      next !== IpProto.Ipv6Opts &&
-      next !== IpProto.Ipv6Route &&
-      next !== IpProto.Ipv6Frag
-    ) {
-      break;
-    }
-    if (count >= IPV6_MAX_EXT_HEADERS) return E6_TOO_MANY;
-    // RFC 8200 4.1: hop-by-hop options only right after the fixed header.
-    if (next === IpProto.HopByHop && count > 0) return E6_HBH_NOT_FIRST;
-    const first = out.hasFrag && out.fragOffset === 0;
-    let hlen: number;
-    if (next === IpProto.Ipv6Frag) {
-      hlen = IPV6_FRAG_HEADER_LEN;
-      if (pos + hlen > end) return first ? E6_FIRST_FRAG_INCOMPLETE : E6_EXT_SHORT;
-      if (out.hasFrag) return E6_FRAG_DUP;
-      out.hasFrag = true;
-      out.fragOffset = ((b[pos + 2] << 8) | b[pos + 3]) & 0xfff8;
-      out.moreFragments = (b[pos + 3] & 1) === 1;
-      out.fragId = ((b[pos + 4] << 24) | (b[pos + 5] << 16) | (b[pos + 6] << 8) | b[pos + 7]) >>> 0;
-      out.fragHeaderOff = pos;
-      out.fragNextFieldOff = nextField;
-      out.fragmentableOff = pos + hlen;
-    } else {
-      if (pos + 2 > end) return first ? E6_FIRST_FRAG_INCOMPLETE : E6_EXT_SHORT;
-      hlen = (b[pos + 1] + 1) * 8;
-      if (pos + hlen > end) return first ? E6_FIRST_FRAG_INCOMPLETE : E6_EXT_SHORT;
-      if (next !== IpProto.Ipv6Route) {
-        if (!optionsFit(b, pos + 2, pos + hlen)) return E6_BAD_OPTION;
-        // RFC 2711: the router alert value, as the host walk records it.
-        if (next === IpProto.HopByHop) out.routerAlert = routerAlertIn(b, pos + 2, pos + hlen);
-      }
-    }
-    count++;
-    nextField = pos;
-    next = b[pos];
-    pos += hlen;
-    // A non-first fragment: what follows the fragment header is fragment data.
-    if (out.fragHeaderOff === nextField && out.fragOffset !== 0) break;
-  }
-  out.proto = next;
-  out.upperOff = pos;
-  out.protoPointer = nextField - ipOff;
-  out.extCount = count;
-  if (out.hasFrag) {
-    const dataLen = end - out.fragmentableOff;
-    // RFC 8200 4.5: M set needs a multiple of 8 bytes; offset plus length within 65535.
-    if (out.moreFragments && (dataLen & 7) !== 0) return E6_FRAG_LEN;
-    if (out.fragOffset + dataLen > 0xffff) return E6_FRAG_BEYOND;
-  }
-  return null;
-}
-
-/** The value of a router alert option (type 5, length 2) in `b[start, end)`, -1 without one. */
-function routerAlertIn(b: Uint8Array, start: number, end: number): number {
-  let i = start;
-  while (i < end) {
-    if (b[i] === 0) {
-      i++;
-      continue;
-    }
-    if (b[i] === 5 && b[i + 1] === 2) return (b[i + 2] << 8) | b[i + 3];
-    i += 2 + b[i + 1];
-  }
-  return -1;
+  return walkExtChain(bytes, off, off + lv.len, lv, IPV6_MAX_EXT_HEADERS, false) ?? lv;
 }
 
 /**

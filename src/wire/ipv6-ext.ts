@@ -131,6 +131,8 @@ export function resetExtChain(out: Ipv6ExtChainOut): void {
 /**
  * Walk the TLV options of a hop-by-hop or destination options header, `b[start, end)`. `ipOff` is
  * the IPv6 header's offset (pointers are relative to it). Returns null when the packet may go on.
+ * With `hostRules` false (a decoder looking at a packet in transit) the action bits of unrecognized
+ * options are not applied; the TLV structure is still checked.
  */
 export function walkOptions(
   b: Uint8Array,
@@ -139,6 +141,7 @@ export function walkOptions(
   ipOff: number,
   hopByHop: boolean,
   out: Ipv6ExtChainOut,
+  hostRules = true,
 ): Ipv6ParseError | null {
   let i = start;
   while (i < end) {
@@ -156,7 +159,7 @@ export function walkOptions(
     } else if (t === Ipv6OptionType.RouterAlert && l === 2) {
       // RFC 2711: meaningful in the hop-by-hop header only; elsewhere its action bits (00) say skip.
       if (hopByHop) out.routerAlert = (b[i + 2] << 8) | b[i + 3];
-    } else {
+    } else if (hostRules) {
       // RFC 8200 4.2: the two high bits of an unrecognized option type say what to do.
       switch (t >> 6) {
         case Ipv6OptionAction.Skip:
@@ -179,6 +182,8 @@ export function walkOptions(
  * Hop-by-hop, routing, fragment and destination options headers are followed; anything else ends
  * the chain and becomes `proto` (an unknown value is the upper layer's to reject with parameter
  * problem code 1, using `protoPointer`). A non-first fragment ends the chain at its fragment header.
+ * `hostRules` false skips the two rules only a destination applies (routing header with Segments
+ * Left, unrecognized option actions), for decoding packets in transit; all bounds still hold.
  */
 export function walkExtChain(
   b: Uint8Array,
@@ -186,6 +191,7 @@ export function walkExtChain(
   end: number,
   out: Ipv6ExtChainOut,
   maxExt = IPV6_MAX_EXT_HEADERS,
+  hostRules = true,
 ): Ipv6ParseError | null {
   resetExtChain(out);
   let pos = ipOff + FIXED_LEN;
@@ -227,9 +233,11 @@ export function walkExtChain(
         // RFC 8200 4.4 and RFC 5095: no routing type is supported (type 0 is deprecated); with
         // Segments Left non-zero the packet is dropped with code 0 pointing at the Routing Type.
         // With Segments Left zero the header is ignored.
-        if (b[pos + 3] !== 0) return paramProblem("routing-header-segments-left", PP_FIELD, pos + 2 - ipOff);
+        if (hostRules && b[pos + 3] !== 0) {
+          return paramProblem("routing-header-segments-left", PP_FIELD, pos + 2 - ipOff);
+        }
       } else {
-        const e = walkOptions(b, pos + 2, pos + hlen, ipOff, next === IpProto.HopByHop, out);
+        const e = walkOptions(b, pos + 2, pos + hlen, ipOff, next === IpProto.HopByHop, out, hostRules);
         if (e !== null) return e;
       }
     }
