@@ -6,7 +6,23 @@
  *   read(fd, buf, lens, frameMax)     -> count            read frames until EAGAIN, `lens` full, or less than
  *                                                          `frameMax` bytes left in `buf`; frame i is at the
  *                                                          sum of lens[0..i) rounded up to 8 bytes each
- *   write(fd, buf, off, len)          -> bytes or -errno  one frame
+ *   write(fd, buf, off, len)          -> bytes or -errno  one frame, on the calling thread
+ *   writer(fd, ringBytes)             -> handle           a writer thread with its own byte ring
+ *   writerSend(w, buf, off, len, direct) -> 0 or -errno  copy one frame into the ring (waits while the
+ *                                                          ring is full) and wake the thread if it sleeps;
+ *                                                          with `direct` and nothing queued, write(2) it
+ *                                                          here instead (no thread hand-off: latency)
+ *   writerStats(w, out)               out = Float64Array [frames written, frames failed, last errno,
+ *                                                          frames queued now, times the sender waited]
+ *   writerClose(w)                    write what is queued, stop and join the thread
+ *   reader(fd, frameMax, callback)    -> handle           a reader thread: reads frames into pools the JS
+ *                                                          side feeds, callback(status) on the JS thread when
+ *                                                          frames are ready (0) or reading failed (-errno)
+ *   readerFeed(r, pool)               give the thread a pool (a Uint8Array kept alive by the caller until
+ *                                     every frame of it was taken); returns the pools it now holds
+ *   readerTake(r, seqs, offs, lens)   -> count            frames ready: pool sequence number, offset, length
+ *   readerNotify(r)                   have the callback called again (after resume)
+ *   readerClose(r)                    stop and join the thread
  *   poller(fd, callback)              -> handle           libuv poll handle (stopped); callback(status) on
  *                                                          readable (status 0) or error (negative errno)
  *   pollStart(h) / pollStop(h)        backpressure: poll or not
@@ -22,11 +38,15 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <node_api.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -178,6 +198,571 @@ static napi_value tap_write(napi_env env, napi_callback_info info) {
   napi_value result;
   CHECK(env, napi_create_int32(env, n < 0 ? -errno : (int32_t)n, &result));
   return result;
+}
+
+/* ---- the writer thread ----
+ *
+ * write(2) on a TAP device does the kernel's receive work (IP, TCP, waking the reader) in the calling
+ * thread. The writer thread takes that off the JS thread: `writerSend` copies the frame into a byte
+ * ring (records of [u32 length, u32 pad, frame, padding to 8 bytes]; a length of SKIP marks the end of
+ * the ring) and the thread writes the frames in order. One producer (the JS thread), one consumer.
+ * Positions are monotonic byte counters; `head` is written by the producer, `tail` by the thread. */
+
+#define SKIP 0xffffffffu
+#define MAX_FRAME 65600 /* 65535 + an Ethernet header with tags, rounded up */
+
+typedef struct {
+  int fd;
+  uint8_t *ring;
+  uint64_t size;             /* bytes, a multiple of 8 */
+  _Atomic uint64_t head;     /* producer position */
+  _Atomic uint64_t tail;     /* consumer position */
+  _Atomic int sleeping;      /* the thread waits for frames */
+  _Atomic int waiting;       /* the producer waits for space */
+  _Atomic int stop;
+  _Atomic uint64_t written, failed, waits, queued;
+  _Atomic int last_errno;
+  pthread_mutex_t mu;
+  pthread_cond_t frames;     /* signalled when frames were added or on stop */
+  pthread_cond_t space;      /* signalled when the thread freed space */
+  pthread_t thread;
+  int joined;
+} writer_t;
+
+static void *writer_main(void *arg) {
+  writer_t *w = arg;
+  for (;;) {
+    uint64_t t = atomic_load_explicit(&w->tail, memory_order_relaxed);
+    uint64_t h = atomic_load(&w->head);
+    if (t == h) {
+      pthread_mutex_lock(&w->mu);
+      atomic_store(&w->sleeping, 1);
+      while (atomic_load(&w->head) == t && !atomic_load(&w->stop)) pthread_cond_wait(&w->frames, &w->mu);
+      atomic_store(&w->sleeping, 0);
+      int stop = atomic_load(&w->stop) && atomic_load(&w->head) == t;
+      pthread_mutex_unlock(&w->mu);
+      if (stop) return NULL;
+      continue;
+    }
+    uint64_t off = t % w->size;
+    uint32_t len;
+    memcpy(&len, w->ring + off, 4);
+    if (len == SKIP) {
+      atomic_store(&w->tail, t + (w->size - off));
+      continue;
+    }
+    ssize_t n;
+    do {
+      n = write(w->fd, w->ring + off + 8, len);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      atomic_store(&w->last_errno, errno);
+      atomic_fetch_add(&w->failed, 1);
+    } else {
+      atomic_fetch_add(&w->written, 1);
+    }
+    atomic_fetch_sub(&w->queued, 1);
+    atomic_store(&w->tail, t + 8 + ((len + 7) & ~(uint64_t)7));
+    if (atomic_load(&w->waiting)) {
+      pthread_mutex_lock(&w->mu);
+      pthread_cond_signal(&w->space);
+      pthread_mutex_unlock(&w->mu);
+    }
+  }
+}
+
+static void writer_stop(writer_t *w) {
+  if (w->joined) return;
+  pthread_mutex_lock(&w->mu);
+  atomic_store(&w->stop, 1);
+  pthread_cond_signal(&w->frames);
+  pthread_mutex_unlock(&w->mu);
+  pthread_join(w->thread, NULL);
+  w->joined = 1;
+}
+
+static void writer_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  writer_t *w = data;
+  writer_stop(w);
+  pthread_mutex_destroy(&w->mu);
+  pthread_cond_destroy(&w->frames);
+  pthread_cond_destroy(&w->space);
+  free(w->ring);
+  free(w);
+}
+
+static writer_t *get_writer(napi_env env, napi_value v) {
+  void *data = NULL;
+  if (napi_get_value_external(env, v, &data) != napi_ok || data == NULL) {
+    napi_throw_type_error(env, NULL, "expected a writer handle");
+    return NULL;
+  }
+  return data;
+}
+
+static napi_value tap_writer(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  int32_t fd;
+  int64_t size;
+  CHECK(env, napi_get_value_int32(env, argv[0], &fd));
+  CHECK(env, napi_get_value_int64(env, argv[1], &size));
+  if (size < 2 * (MAX_FRAME + 16) || size > (1 << 30)) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "writer ring size must be 131232 bytes .. 1 GiB");
+    return NULL;
+  }
+  writer_t *w = calloc(1, sizeof *w);
+  if (w == NULL) return throw_errno(env, ENOMEM, "calloc", "writer");
+  w->size = ((uint64_t)size + 7) & ~(uint64_t)7;
+  w->ring = malloc(w->size);
+  if (w->ring == NULL) {
+    free(w);
+    return throw_errno(env, ENOMEM, "malloc", "writer ring");
+  }
+  w->fd = fd;
+  pthread_mutex_init(&w->mu, NULL);
+  pthread_cond_init(&w->frames, NULL);
+  pthread_cond_init(&w->space, NULL);
+  int r = pthread_create(&w->thread, NULL, writer_main, w);
+  if (r != 0) {
+    free(w->ring);
+    free(w);
+    return throw_errno(env, r, "pthread_create", "writer thread");
+  }
+  napi_value external;
+  CHECK(env, napi_create_external(env, w, writer_finalize, NULL, &external));
+  return external;
+}
+
+static napi_value tap_writer_send(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!get_args(env, info, 5, argv)) return NULL;
+  writer_t *w = get_writer(env, argv[0]);
+  if (w == NULL) return NULL;
+  int32_t off, len;
+  uint8_t *buf;
+  size_t buf_len;
+  if (!get_bytes(env, argv[1], &buf, &buf_len)) return NULL;
+  CHECK(env, napi_get_value_int32(env, argv[2], &off));
+  CHECK(env, napi_get_value_int32(env, argv[3], &len));
+  if (off < 0 || len < 0 || len > MAX_FRAME || (size_t)off + (size_t)len > buf_len) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "write range outside the buffer or longer than 65600 bytes");
+    return NULL;
+  }
+  if (w->joined) {
+    napi_throw_error(env, "ERR_CLOSED", "writer is closed");
+    return NULL;
+  }
+  bool direct = false;
+  CHECK(env, napi_get_value_bool(env, argv[4], &direct));
+  if (direct && atomic_load(&w->head) == atomic_load(&w->tail)) {
+    /* Nothing queued: the thread is not writing, so order is kept. */
+    ssize_t n;
+    do {
+      n = write(w->fd, buf + off, (size_t)len);
+    } while (n < 0 && errno == EINTR);
+    napi_value result;
+    CHECK(env, napi_create_int32(env, n < 0 ? -errno : 0, &result));
+    return result;
+  }
+  uint64_t rec = 8 + (((uint64_t)len + 7) & ~(uint64_t)7);
+  uint64_t h = atomic_load_explicit(&w->head, memory_order_relaxed);
+  uint64_t off_in = h % w->size;
+  uint64_t skip = w->size - off_in < rec ? w->size - off_in : 0;
+  uint64_t need = skip + rec;
+  if (w->size - (h - atomic_load(&w->tail)) < need) {
+    /* Full: wait for the thread (it always makes progress: writes to a TAP never block). */
+    atomic_fetch_add(&w->waits, 1);
+    pthread_mutex_lock(&w->mu);
+    atomic_store(&w->waiting, 1);
+    while (w->size - (h - atomic_load(&w->tail)) < need) pthread_cond_wait(&w->space, &w->mu);
+    atomic_store(&w->waiting, 0);
+    pthread_mutex_unlock(&w->mu);
+  }
+  if (skip != 0) {
+    uint32_t marker = SKIP;
+    memcpy(w->ring + off_in, &marker, 4);
+    h += skip;
+    off_in = 0;
+  }
+  uint32_t len32 = (uint32_t)len;
+  memcpy(w->ring + off_in, &len32, 4);
+  memcpy(w->ring + off_in + 8, buf + off, (size_t)len);
+  atomic_fetch_add(&w->queued, 1);
+  atomic_store(&w->head, h + rec); /* seq_cst: ordered before the load of `sleeping` */
+  if (atomic_load(&w->sleeping)) {
+    pthread_mutex_lock(&w->mu);
+    pthread_cond_signal(&w->frames);
+    pthread_mutex_unlock(&w->mu);
+  }
+  napi_value result;
+  CHECK(env, napi_create_int32(env, 0, &result));
+  return result;
+}
+
+static napi_value tap_writer_stats(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  writer_t *w = get_writer(env, argv[0]);
+  if (w == NULL) return NULL;
+  napi_typedarray_type type;
+  size_t n, off;
+  void *ptr;
+  napi_value ab;
+  if (napi_get_typedarray_info(env, argv[1], &type, &n, &ptr, &ab, &off) != napi_ok || type != napi_float64_array ||
+      n < 5) {
+    napi_throw_type_error(env, NULL, "expected a Float64Array of 5");
+    return NULL;
+  }
+  double *out = ptr;
+  out[0] = (double)atomic_load(&w->written);
+  out[1] = (double)atomic_load(&w->failed);
+  out[2] = (double)atomic_load(&w->last_errno);
+  out[3] = (double)atomic_load(&w->queued);
+  out[4] = (double)atomic_load(&w->waits);
+  return NULL;
+}
+
+static napi_value tap_writer_close(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  writer_t *w = get_writer(env, argv[0]);
+  if (w == NULL) return NULL;
+  writer_stop(w);
+  return NULL;
+}
+
+/* ---- the reader thread ----
+ *
+ * read(2) on a TAP device is one system call per frame. The reader thread does them: it reads into
+ * pools (Uint8Arrays the JS side feeds, never reused: frames handed out are views of them) and
+ * publishes descriptors (pool sequence number, offset, length) in a ring; a uv_async handle wakes the
+ * JS thread, which takes them. When the ring is full (the JS side is slow or paused) the thread stops
+ * reading and the kernel queues, then drops, as it does for any slow reader. */
+
+#define DESC 1024
+#define POOLS 8
+
+typedef struct {
+  uint32_t seq, off, len;
+} desc_t;
+
+typedef struct {
+  uint8_t *ptr;
+  size_t len;
+} pool_t;
+
+typedef struct {
+  int fd, efd;
+  uint32_t frame_max;
+  uv_async_t async;
+  napi_env env;
+  napi_ref callback;
+  napi_async_context context;
+  desc_t desc[DESC];
+  _Atomic uint32_t dhead, dtail; /* descriptors: published by the thread, taken by JS */
+  pool_t pools[POOLS];
+  _Atomic uint32_t phead, ptail; /* pools: fed by JS, used up by the thread (ptail is the current one) */
+  uint32_t poff;                 /* thread: fill offset in the current pool */
+  _Atomic int notified, stop, waiting, error, taken_all;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  pthread_t thread;
+  int started, joined, closed, handle_closed, finalized;
+} reader_t;
+
+static void reader_wake_js(reader_t *r) {
+  if (!atomic_exchange(&r->notified, 1)) uv_async_send(&r->async);
+}
+
+static void *reader_main(void *arg) {
+  reader_t *r = arg;
+  for (;;) {
+    if (atomic_load(&r->stop)) return NULL;
+    uint32_t ph = atomic_load(&r->phead), pt = atomic_load(&r->ptail);
+    uint32_t dh = atomic_load_explicit(&r->dhead, memory_order_relaxed), dt = atomic_load(&r->dtail);
+    if (ph == pt || dh - dt == DESC) {
+      /* No pool to read into, or the ring is full: wait for the JS side. */
+      pthread_mutex_lock(&r->mu);
+      atomic_store(&r->waiting, 1);
+      while (!atomic_load(&r->stop) && (atomic_load(&r->phead) == atomic_load(&r->ptail) ||
+                                         dh - atomic_load(&r->dtail) == DESC)) {
+        reader_wake_js(r);
+        pthread_cond_wait(&r->cv, &r->mu);
+      }
+      atomic_store(&r->waiting, 0);
+      pthread_mutex_unlock(&r->mu);
+      continue;
+    }
+    pool_t *p = &r->pools[pt % POOLS];
+    ssize_t n = read(r->fd, p->ptr + r->poff, r->frame_max);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        struct pollfd fds[2] = {{.fd = r->fd, .events = POLLIN}, {.fd = r->efd, .events = POLLIN}};
+        if (poll(fds, 2, -1) < 0 && errno != EINTR) {
+          atomic_store(&r->error, errno);
+          reader_wake_js(r);
+          return NULL;
+        }
+        if (fds[1].revents & POLLIN) return NULL; /* stop */
+        if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+          atomic_store(&r->error, EIO);
+          reader_wake_js(r);
+          return NULL;
+        }
+        continue;
+      }
+      atomic_store(&r->error, errno);
+      reader_wake_js(r);
+      return NULL;
+    }
+    desc_t *d = &r->desc[dh % DESC];
+    d->seq = pt;
+    d->off = r->poff;
+    d->len = (uint32_t)n;
+    r->poff += ((uint32_t)n + 7) & ~7u;
+    if (p->len - r->poff < r->frame_max) {
+      r->poff = 0;
+      atomic_store(&r->ptail, pt + 1); /* done with this pool */
+    }
+    atomic_store(&r->dhead, dh + 1);
+    reader_wake_js(r);
+  }
+}
+
+static void reader_stop(reader_t *r) {
+  if (!r->started || r->joined) return;
+  atomic_store(&r->stop, 1);
+  uint64_t one = 1;
+  ssize_t ignored = write(r->efd, &one, sizeof one);
+  (void)ignored;
+  pthread_mutex_lock(&r->mu);
+  pthread_cond_signal(&r->cv);
+  pthread_mutex_unlock(&r->mu);
+  pthread_join(r->thread, NULL);
+  r->joined = 1;
+}
+
+static void reader_free(reader_t *r) {
+  pthread_mutex_destroy(&r->mu);
+  pthread_cond_destroy(&r->cv);
+  if (r->efd >= 0) close(r->efd);
+  free(r);
+}
+
+static void reader_handle_closed(uv_handle_t *h) {
+  reader_t *r = h->data;
+  r->handle_closed = 1;
+  if (r->finalized) reader_free(r);
+}
+
+static void reader_close(reader_t *r) {
+  if (r->closed) return;
+  r->closed = 1;
+  reader_stop(r);
+  if (r->callback != NULL) napi_delete_reference(r->env, r->callback);
+  r->callback = NULL;
+  if (r->context != NULL) napi_async_destroy(r->env, r->context);
+  r->context = NULL;
+  uv_close((uv_handle_t *)&r->async, reader_handle_closed);
+}
+
+static void on_async(uv_async_t *handle) {
+  reader_t *r = handle->data;
+  atomic_store(&r->notified, 0);
+  if (r->closed || r->callback == NULL) return;
+  napi_env env = r->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value cb, recv, arg, result;
+  napi_get_reference_value(env, r->callback, &cb);
+  napi_get_global(env, &recv);
+  int err = atomic_load(&r->error);
+  int pending = atomic_load(&r->dhead) != atomic_load(&r->dtail);
+  /* Frames first; the error once they are all taken. */
+  napi_create_int32(env, pending || err == 0 ? 0 : -err, &arg);
+  napi_status s = napi_make_callback(env, r->context, recv, cb, 1, &arg, &result);
+  if (s == napi_pending_exception) {
+    napi_value e;
+    napi_get_and_clear_last_exception(env, &e);
+    napi_fatal_exception(env, e);
+  }
+  napi_close_handle_scope(env, scope);
+  /* The callback took a batch; more are waiting: come back on the next loop turn. */
+  if (!r->closed && atomic_exchange(&r->taken_all, 0) == 0 && atomic_load(&r->dhead) != atomic_load(&r->dtail))
+    reader_wake_js(r);
+}
+
+static void reader_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  reader_t *r = data;
+  r->finalized = 1;
+  if (r->closed) {
+    if (r->handle_closed) reader_free(r);
+    return;
+  }
+  r->closed = 1;
+  reader_stop(r);
+  uv_close((uv_handle_t *)&r->async, reader_handle_closed);
+}
+
+static reader_t *get_reader(napi_env env, napi_value v) {
+  void *data = NULL;
+  if (napi_get_value_external(env, v, &data) != napi_ok || data == NULL) {
+    napi_throw_type_error(env, NULL, "expected a reader handle");
+    return NULL;
+  }
+  return data;
+}
+
+static napi_value tap_reader(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  int32_t fd, frame_max;
+  CHECK(env, napi_get_value_int32(env, argv[0], &fd));
+  CHECK(env, napi_get_value_int32(env, argv[1], &frame_max));
+  if (frame_max < 64 || frame_max > (1 << 20)) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "frameMax must be 64 .. 1 MiB");
+    return NULL;
+  }
+  uv_loop_t *loop;
+  CHECK(env, napi_get_uv_event_loop(env, &loop));
+  reader_t *r = calloc(1, sizeof *r);
+  if (r == NULL) return throw_errno(env, ENOMEM, "calloc", "reader");
+  r->fd = fd;
+  r->frame_max = (uint32_t)frame_max;
+  r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (r->efd < 0) {
+    int e = errno;
+    free(r);
+    return throw_errno(env, e, "eventfd", "reader");
+  }
+  pthread_mutex_init(&r->mu, NULL);
+  pthread_cond_init(&r->cv, NULL);
+  int u = uv_async_init(loop, &r->async, on_async);
+  if (u < 0) {
+    reader_free(r);
+    return throw_errno(env, -u, "uv_async_init", "reader");
+  }
+  r->async.data = r;
+  r->env = env;
+  napi_value name, external;
+  CHECK(env, napi_create_reference(env, argv[2], 1, &r->callback));
+  CHECK(env, napi_create_string_utf8(env, "netstack:tap", NAPI_AUTO_LENGTH, &name));
+  CHECK(env, napi_async_init(env, NULL, name, &r->context));
+  int e = pthread_create(&r->thread, NULL, reader_main, r);
+  if (e != 0) {
+    reader_close(r);
+    r->finalized = 1; /* no external: libuv's close callback frees it */
+    return throw_errno(env, e, "pthread_create", "reader thread");
+  }
+  r->started = 1;
+  CHECK(env, napi_create_external(env, r, reader_finalize, NULL, &external));
+  return external;
+}
+
+static napi_value tap_reader_feed(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  reader_t *r = get_reader(env, argv[0]);
+  if (r == NULL) return NULL;
+  uint8_t *buf;
+  size_t len;
+  if (!get_bytes(env, argv[1], &buf, &len)) return NULL;
+  uint32_t ph = atomic_load(&r->phead);
+  if (len < 2 * (size_t)r->frame_max || ph - atomic_load(&r->ptail) >= POOLS || r->closed) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "reader pool too small, too many pools, or reader closed");
+    return NULL;
+  }
+  r->pools[ph % POOLS].ptr = buf;
+  r->pools[ph % POOLS].len = len;
+  atomic_store(&r->phead, ph + 1);
+  if (atomic_load(&r->waiting)) {
+    pthread_mutex_lock(&r->mu);
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+  }
+  napi_value result;
+  CHECK(env, napi_create_uint32(env, ph + 1 - atomic_load(&r->ptail), &result));
+  return result;
+}
+
+static napi_value tap_reader_take(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv)) return NULL;
+  reader_t *r = get_reader(env, argv[0]);
+  if (r == NULL) return NULL;
+  uint32_t *arr[3];
+  size_t cap = 0;
+  for (int i = 0; i < 3; i++) {
+    napi_typedarray_type type;
+    size_t n, off;
+    void *ptr;
+    napi_value ab;
+    if (napi_get_typedarray_info(env, argv[1 + i], &type, &n, &ptr, &ab, &off) != napi_ok ||
+        type != napi_uint32_array) {
+      napi_throw_type_error(env, NULL, "expected Uint32Arrays");
+      return NULL;
+    }
+    arr[i] = ptr;
+    cap = i == 0 || n < cap ? n : cap;
+  }
+  uint32_t dt = atomic_load_explicit(&r->dtail, memory_order_relaxed);
+  uint32_t dh = atomic_load(&r->dhead);
+  uint32_t count = 0;
+  while (dt != dh && count < cap) {
+    desc_t *d = &r->desc[dt % DESC];
+    arr[0][count] = d->seq;
+    arr[1][count] = d->off;
+    arr[2][count] = d->len;
+    count++;
+    dt++;
+  }
+  atomic_store(&r->dtail, dt);
+  if (dt == dh) atomic_store(&r->taken_all, 1);
+  if (count > 0 && atomic_load(&r->waiting)) {
+    pthread_mutex_lock(&r->mu);
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+  }
+  napi_value result;
+  CHECK(env, napi_create_uint32(env, count, &result));
+  return result;
+}
+
+static napi_value tap_reader_notify(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  reader_t *r = get_reader(env, argv[0]);
+  if (r == NULL || r->closed) return NULL;
+  atomic_store(&r->notified, 0);
+  reader_wake_js(r);
+  return NULL;
+}
+
+static napi_value tap_reader_ref(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  reader_t *r = get_reader(env, argv[0]);
+  if (r == NULL || r->closed) return NULL;
+  bool on;
+  CHECK(env, napi_get_value_bool(env, argv[1], &on));
+  if (on) uv_ref((uv_handle_t *)&r->async);
+  else uv_unref((uv_handle_t *)&r->async);
+  return NULL;
+}
+
+static napi_value tap_reader_close(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  reader_t *r = get_reader(env, argv[0]);
+  if (r == NULL) return NULL;
+  reader_close(r);
+  return NULL;
 }
 
 /* ---- polling ---- */
@@ -376,6 +961,16 @@ static napi_value init(napi_env env, napi_value exports) {
       {"open", NULL, tap_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"read", NULL, tap_read, NULL, NULL, NULL, napi_enumerable, NULL},
       {"write", NULL, tap_write, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"writer", NULL, tap_writer, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"writerSend", NULL, tap_writer_send, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"writerStats", NULL, tap_writer_stats, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"writerClose", NULL, tap_writer_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"reader", NULL, tap_reader, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"readerFeed", NULL, tap_reader_feed, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"readerTake", NULL, tap_reader_take, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"readerNotify", NULL, tap_reader_notify, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"readerRef", NULL, tap_reader_ref, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"readerClose", NULL, tap_reader_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"poller", NULL, tap_poller, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pollStart", NULL, tap_poll_start, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pollStop", NULL, tap_poll_stop, NULL, NULL, NULL, napi_enumerable, NULL},

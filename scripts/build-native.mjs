@@ -88,6 +88,7 @@ const cmd = [
   "-Wextra",
   "-Wno-unused-parameter",
   "-fPIC",
+  "-pthread",
   "-shared",
   "-fvisibility=hidden",
   `-I${include}`,

@@ -31,6 +31,8 @@ const settled = Promise.resolve();
 /** The entry points of the core this host drives (the Stack implements them). */
 export interface CoreEntry {
   receiveFrame(device: DeviceId, frame: Buf): void;
+  /** A batch of frames that arrived together (TCP answers it with cumulative ACKs); optional. */
+  receiveFrames?(device: DeviceId, frames: readonly Buf[]): void;
   handleTimers(now: number): void;
 }
 
@@ -97,14 +99,16 @@ export class NodeBindings implements Bindings {
 
   /**
    * Feed frames received on `device` to the core, then deliver the events they caused (before
-   * returning). Called by links' batch callbacks, never from inside the core.
+   * returning). The frames go in as one batch (`receiveFrames`: TCP answers them with cumulative
+   * ACKs). Called by links' batch callbacks, never from inside the core.
    */
   receive(device: DeviceId, frames: readonly Buf[]): void {
     const core = this.core;
     if (core === null || this.closed) return;
     this.enter();
     try {
-      for (let i = 0; i < frames.length; i++) core.receiveFrame(device, frames[i]);
+      if (core.receiveFrames !== undefined) core.receiveFrames(device, frames);
+      else for (let i = 0; i < frames.length; i++) core.receiveFrame(device, frames[i]);
     } finally {
       this.leave();
     }

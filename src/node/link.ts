@@ -44,6 +44,13 @@ export interface Link {
   send(bytes: Uint8Array, off: number, len: number): void;
   /** Set the receiver of frame batches (replaces the previous one; null detaches). */
   onFrames(callback: FramesCallback | null): void;
+  /**
+   * Optional: with `true`, frames are only lent to the callback: their memory may be reused for later
+   * frames once the callback returns, so the receiver copies whatever it keeps (the core does, for
+   * buffers marked `borrowed`). Saves allocating and collecting frame memory. Default false: frames
+   * are the receiver's to keep.
+   */
+  lendFrames?(on: boolean): void;
   /** Stop delivering frames until `resume()`. */
   pause(): void;
   resume(): void;

@@ -5,13 +5,18 @@
  * - Open: /dev/net/tun, `TUNSETIFF` with `IFF_TAP | IFF_NO_PI` (frames without the 4-byte packet
  *   information header), creating the device if it does not exist (a name with `%d`, or "", lets
  *   the kernel pick one). The fd is non-blocking and close-on-exec.
- * - Receive: libuv polls the fd (`uv_poll`); when readable, frames are read until the kernel has no
- *   more or the batch is full, into a shared pool (no allocation per frame: each frame is a view of
- *   its own range of the pool, never reused) and handed to the callback as one batch.
- * - Backpressure: `pause()` stops polling; frames wait in the device's kernel queue (txqueuelen,
+ * - Receive: a reader thread of the addon reads frames (one `read(2)` each) into pools fed from here
+ *   (no allocation per frame: each frame is a view of its own range of a pool, never reused) and
+ *   wakes the event loop (uv_async); the frames ready are handed to the callback in batches.
+ *   `readerThread: false` instead polls the fd (`uv_poll`) and reads on the JS thread.
+ * - Backpressure: `pause()` stops taking frames; up to 1024 wait in the reader's ring, then (or, without
+ *   the reader thread, at once) in the device's kernel queue (txqueuelen,
  *   500 by default) and the kernel drops beyond it.
- * - Send: one `write(2)` per frame; a full queue or a device that is down drops the frame
- *   (`stats.txDropped`, `lastWriteError`).
+ * - Send: `write(2)` on a TAP device runs the kernel's receive path (IP, TCP, waking the reader) in
+ *   the writing thread, so by default frames are copied into a byte ring (1 MiB) and written by a
+ *   writer thread of the addon, in order; the JS thread only waits when the ring is full. A write
+ *   that fails (device down: EIO) drops the frame, counted in `stats.txDropped` with
+ *   `lastWriteError` (after the thread got to it). `writerThread: false` writes on the JS thread.
  *
  * The kernel side of the device (addresses, routes, up/down) is the namespace's business: `setUp()`
  * and `setMtu()` are provided for convenience (CAP_NET_ADMIN, as `ip link set`).
@@ -27,6 +32,16 @@ interface TapAddon {
   open(name: string): { fd: number; name: string };
   read(fd: number, buf: Uint8Array, lens: Uint32Array, frameMax: number): number;
   write(fd: number, buf: Uint8Array, off: number, len: number): number;
+  writer(fd: number, ringBytes: number): object;
+  writerSend(w: object, buf: Uint8Array, off: number, len: number, direct: boolean): number;
+  writerStats(w: object, out: Float64Array): void;
+  writerClose(w: object): void;
+  reader(fd: number, frameMax: number, callback: (status: number) => void): object;
+  readerFeed(r: object, pool: Uint8Array): number;
+  readerTake(r: object, seqs: Uint32Array, offs: Uint32Array, lens: Uint32Array): number;
+  readerNotify(r: object): void;
+  readerRef(r: object, on: boolean): void;
+  readerClose(r: object): void;
   poller(fd: number, callback: (status: number) => void): object;
   pollStart(h: object): void;
   pollStop(h: object): void;
@@ -139,17 +154,50 @@ export interface TapOptions {
   up?: boolean;
   /** Also set the interface MTU. */
   mtu?: number;
+  /** Read frames on a thread of the addon (default true); false: poll and read on the JS thread. */
+  readerThread?: boolean;
+  /** Write frames from a thread of the addon (default true); false: `write(2)` on the JS thread. */
+  writerThread?: boolean;
+  /** Bytes of the writer thread's ring (default 1 MiB; at least 2 frames of 65600 bytes). */
+  writerRingSize?: number;
+}
+
+/** What the writer thread did: frames written, failed, queued now, times the JS thread waited. */
+export interface TapWriterStats {
+  written: number;
+  failed: number;
+  queued: number;
+  waits: number;
 }
 
 /** A Linux TAP device. */
 export class TapLink implements Link {
   readonly stats = newLinkStats();
   closed = false;
-  /** errno name of the last failed write (e.g. "EIO" while the interface is down), or null. */
-  lastWriteError: string | null = null;
+  /** Batches handed to the callback (`stats.rxFrames / batches` frames per batch). */
+  batches = 0;
   readonly maxFrameLen: number;
   private readonly a: TapAddon;
-  private readonly poll: object;
+  /** The poll handle (without the reader thread) or null. */
+  private readonly poll: object | null;
+  /** The reader thread, or null. */
+  private readonly reader: object | null;
+  /** Pools fed to the reader: `fed[i]` has sequence number `fedBase + i`. */
+  private readonly fed: Uint8Array[] = [];
+  private fedBase = 0;
+  private readonly seqs: Uint32Array;
+  private readonly offs: Uint32Array;
+  private refed = true;
+  /** Frames are lent (`lendFrames`): pools are reused once their frames were handled. */
+  private lending = false;
+  /** Pools the reader finished and whose frames were all handled, ready to be fed again. */
+  private readonly spare: Uint8Array[] = [];
+  /** The writer thread, or null when frames are written on the JS thread. */
+  private readonly writer: object | null;
+  private readonly writerOut = new Float64Array(5);
+  /** Frames dropped by `send` itself (closed, too long, or synchronous write failures). */
+  private sendDropped = 0;
+  private syncWriteError: string | null = null;
   private readonly lens: Uint32Array;
   private readonly poolSize: number;
   private pool: Uint8Array;
@@ -171,8 +219,56 @@ export class TapLink implements Link {
     this.maxFrameLen = options.maxFrameLen ?? 65535 + 18;
     this.lens = new Uint32Array(options.batch ?? 64);
     this.poolSize = Math.max(options.poolSize ?? 1 << 20, this.maxFrameLen * 2);
-    this.pool = new Uint8Array(this.poolSize);
-    this.poll = a.poller(fd, this.onReadable);
+    this.pool = new Uint8Array(0);
+    this.seqs = new Uint32Array(this.lens.length);
+    this.offs = new Uint32Array(this.lens.length);
+    const threads = defaultThreads();
+    if (!(options.readerThread ?? threads.reader)) {
+      this.reader = null;
+      this.poll = a.poller(fd, this.onReadable);
+    } else {
+      this.poll = null;
+      this.reader = a.reader(fd, this.maxFrameLen, this.onReady);
+      this.a.readerRef(this.reader, false); // held only while someone receives
+      this.feed();
+      this.feed();
+    }
+    this.writer = !(options.writerThread ?? threads.writer) ? null : a.writer(fd, options.writerRingSize ?? 1 << 20);
+    // Failed writes of the thread are counted as drops when read.
+    Object.defineProperty(this.stats, "txDropped", {
+      enumerable: true,
+      get: () => this.sendDropped + (this.writer === null ? 0 : this.readWriterStats()[1]),
+      set: (v: number) => {
+        this.sendDropped = v - (this.writer === null ? 0 : this.readWriterStats()[1]);
+      },
+    });
+  }
+
+  private readWriterStats(): Float64Array {
+    if (this.writer !== null && !this.writerClosed) this.a.writerStats(this.writer, this.writerOut);
+    return this.writerOut;
+  }
+
+  private writerClosed = false;
+  private turnStarted = false;
+  /** Frames in the batch being delivered (0 outside a receive callback). */
+  private rxBatch = 0;
+  private readonly endTurn = (): void => {
+    this.turnStarted = false;
+  };
+
+  /** errno name of the last failed write (e.g. "EIO" while the interface is down), or null. */
+  get lastWriteError(): string | null {
+    if (this.writer === null) return this.syncWriteError;
+    const out = this.readWriterStats();
+    return out[1] === 0 ? this.syncWriteError : errnoName(-out[2]);
+  }
+
+  /** The writer thread's counters (all zero without one). */
+  writerStats(): TapWriterStats {
+    if (this.writer === null) return { written: 0, failed: 0, queued: 0, waits: 0 };
+    const out = this.readWriterStats();
+    return { written: out[0], failed: out[1], queued: out[3], waits: out[4] };
   }
 
   /**
@@ -206,14 +302,33 @@ export class TapLink implements Link {
   send(bytes: Uint8Array, off?: number, len?: number): void {
     const [o, n] = sendRange(bytes, off, len);
     if (this.closed || n > this.maxFrameLen) {
-      this.stats.txDropped++;
+      this.sendDropped++;
       return;
     }
-    const r = this.a.write(this.fd, bytes, o, n);
-    if (r < 0) {
-      this.stats.txDropped++;
-      this.lastWriteError = errnoName(-r);
-      return;
+    if (this.writer !== null) {
+      // The first frame of an event-loop turn is written here when nothing is queued (a reply goes
+      // out without a thread hand-off) unless the turn handles a large batch of received frames (bulk
+      // traffic: its ACK, which makes the kernel send more, is written by the thread); the rest of the
+      // turn's frames go through the thread.
+      let direct = false;
+      if (!this.turnStarted) {
+        this.turnStarted = true;
+        settled.then(this.endTurn);
+        direct = this.rxBatch <= 4;
+      }
+      const r = this.a.writerSend(this.writer, bytes, o, n, direct);
+      if (r < 0) {
+        this.sendDropped++;
+        this.syncWriteError = errnoName(-r);
+        return;
+      }
+    } else {
+      const r = this.a.write(this.fd, bytes, o, n);
+      if (r < 0) {
+        this.sendDropped++;
+        this.syncWriteError = errnoName(-r);
+        return;
+      }
     }
     this.stats.txFrames++;
     this.stats.txBytes += n;
@@ -222,6 +337,12 @@ export class TapLink implements Link {
   onFrames(callback: FramesCallback | null): void {
     this.callback = callback;
     this.updatePolling();
+  }
+
+  /** Lend frames (see `Link.lendFrames`): their memory is reused after the callback returned. */
+  lendFrames(on: boolean): void {
+    this.lending = on;
+    if (!on) this.spare.length = 0;
   }
 
   pause(): void {
@@ -236,12 +357,14 @@ export class TapLink implements Link {
 
   /** Keep the event loop alive while receiving (the default). */
   ref(): void {
-    if (!this.closed) this.a.ref(this.poll, true);
+    this.refed = true;
+    this.applyRef();
   }
 
   /** Let the process exit even while this link waits for frames. */
   unref(): void {
-    if (!this.closed) this.a.ref(this.poll, false);
+    this.refed = false;
+    this.applyRef();
   }
 
   /** Bring the interface up (`ip link set NAME up`). */
@@ -277,6 +400,14 @@ export class TapLink implements Link {
     this.closed = true;
     this.callback = null;
     this.polling = false;
+    if (this.reader !== null) this.a.readerClose(this.reader);
+    this.fed.length = 0;
+    if (this.writer !== null) {
+      // Write what is queued, then stop the thread: the fd must outlive it.
+      this.a.writerClose(this.writer);
+      this.a.writerStats(this.writer, this.writerOut);
+      this.writerClosed = true;
+    }
     try {
       this.a.closeFd(this.fd, this.poll);
     } catch {
@@ -290,9 +421,75 @@ export class TapLink implements Link {
     const want = this.callback !== null && !this.paused;
     if (want === this.polling) return;
     this.polling = want;
-    if (want) this.a.pollStart(this.poll);
-    else this.a.pollStop(this.poll);
+    if (this.reader !== null) {
+      this.applyRef();
+      if (want) this.a.readerNotify(this.reader); // frames may have waited
+    } else if (this.poll !== null) {
+      if (want) this.a.pollStart(this.poll);
+      else this.a.pollStop(this.poll);
+    }
   }
+
+  private applyRef(): void {
+    if (this.closed) return;
+    if (this.reader !== null) this.a.readerRef(this.reader, this.refed && this.polling);
+    else if (this.poll !== null) this.a.ref(this.poll, this.refed);
+  }
+
+  /** Give the reader thread one more pool (uninitialized memory: frames are views of what was read). */
+  private feed(): void {
+    let pool = this.spare.pop();
+    if (pool === undefined) {
+      const b = Buffer.allocUnsafeSlow(this.poolSize);
+      pool = new Uint8Array(b.buffer, b.byteOffset, b.length);
+    }
+    this.fed.push(pool);
+    this.a.readerFeed(this.reader as object, pool);
+  }
+
+  private readonly onReady = (status: number): void => {
+    if (this.closed) return;
+    if (status < 0) {
+      this.shutdown(new TapError(`TAP device ${this.name}: read failed: ${errnoName(-status)}`, errnoName(-status)));
+      return;
+    }
+    const cb = this.callback;
+    if (cb === null || this.paused) return;
+    const r = this.reader as object;
+    const n = this.a.readerTake(r, this.seqs, this.offs, this.lens);
+    if (n === 0) return;
+    const frames: Uint8Array[] = new Array(n);
+    let bytes = 0;
+    const base = this.fedBase;
+    for (let i = 0; i < n; i++) {
+      const off = this.offs[i];
+      const len = this.lens[i];
+      frames[i] = this.fed[this.seqs[i] - base].subarray(off, off + len);
+      bytes += len;
+    }
+    // Pools before the last frame's are done (the thread moved on); frames keep them alive, or,
+    // when lent, the pools are fed again once the callback returned.
+    const last = this.seqs[n - 1];
+    let done: Uint8Array[] | null = null;
+    if (last > base) {
+      done = this.fed.splice(0, last - base);
+      this.fedBase = last;
+    }
+    this.stats.rxFrames += n;
+    this.stats.rxBytes += bytes;
+    this.batches++;
+    this.rxBatch = n;
+    try {
+      cb(frames);
+    } finally {
+      this.rxBatch = 0;
+      if (done !== null && !this.closed) {
+        if (this.lending) for (let i = 0; i < done.length; i++) this.spare.push(done[i]);
+        // The thread holds the pools from `last` on; keep two ahead of it.
+        while (this.fed.length < 2) this.feed();
+      }
+    }
+  };
 
   private readonly onReadable = (status: number): void => {
     if (this.closed) return;
@@ -327,9 +524,31 @@ export class TapLink implements Link {
     this.poolOff = off;
     this.stats.rxFrames += n;
     this.stats.rxBytes += bytes;
-    cb(frames);
+    this.batches++;
+    this.rxBatch = n;
+    try {
+      cb(frames);
+    } finally {
+      this.rxBatch = 0;
+      // Lent frames were handled: the pool's bytes may be read into again.
+      if (this.lending) this.poolOff = 0;
+    }
   };
 }
+
+/**
+ * The threads used when the options do not say: both, unless `NETSTACK_TAP_THREADS` lists others
+ * ("reader,writer", "reader", "writer" or "none"; for measurements).
+ */
+function defaultThreads(): { reader: boolean; writer: boolean } {
+  const env = process.env.NETSTACK_TAP_THREADS;
+  if (env === undefined || env === "") return { reader: true, writer: true };
+  const list = env.split(",").map((x) => x.trim());
+  return { reader: list.includes("reader"), writer: list.includes("writer") };
+}
+
+/** A settled promise: `.then(fn)` runs `fn` at the end of the current turn's microtasks. */
+const settled = Promise.resolve();
 
 function errnoName(e: number): string {
   try {
