@@ -4,10 +4,12 @@ import { existsSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const built = fileURLToPath(new URL("../dist/node/cli.js", import.meta.url));
+let cli;
 if (existsSync(built)) {
-  await import(pathToFileURL(built).href);
+  cli = await import(pathToFileURL(built).href);
 } else {
   const { register } = await import("tsx/esm/api");
   register();
-  await import(new URL("../src/node/cli.ts", import.meta.url).href);
+  cli = await import(new URL("../src/node/cli.ts", import.meta.url).href);
 }
+cli.run();

@@ -7,8 +7,7 @@
  *
  * Only commands that parse and read files are given arbitrary arguments (`decode`); any other
  * command (serve, fetch, ping: they open TAP devices) is asked for `--help` or given an option no
- * command has, so nothing here opens a device or touches a network. Importing src/node/cli.ts runs
- * its `main` once on `process.argv`: `loadCli` sets the arguments to `--version` for that.
+ * command has, so nothing here opens a device or touches a network.
  *
  * Deterministic from a seed, like the other targets.
  */
@@ -24,21 +23,11 @@ type Main = (argv: string[]) => Promise<number>;
 
 let cliMain: Main | null = null;
 
-/** Import the CLI (its import-time run sees `--version`, its output swallowed). */
+/** Import the CLI's `main` (importing runs nothing). */
 export async function loadCli(): Promise<Main> {
   if (cliMain !== null) return cliMain;
-  const saved = process.argv;
-  process.argv = [saved[0], "netstack", "--version"];
-  const cap = capture();
-  try {
-    const m = (await import("../src/node/cli.ts")) as { main: Main };
-    // Let the import-time run finish before output is restored.
-    await new Promise((r) => setImmediate(r));
-    cliMain = m.main;
-  } finally {
-    cap.restore();
-    process.argv = saved;
-  }
+  const m = (await import("../src/node/cli.ts")) as { main: Main };
+  cliMain = m.main;
   return cliMain;
 }
 

@@ -163,18 +163,23 @@ function isParseArgsError(e: unknown): boolean {
   return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS_");
 }
 
-// A reader that goes away (`netstack decode x.pcap | head`) is not an error.
-process.stdout.on("error", (e: NodeJS.ErrnoException) => {
-  if (e.code === "EPIPE") process.exit(0);
-  throw e;
-});
-
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e) => {
-    process.stderr.write(`netstack: internal error: ${String(e)}\n`);
-    process.exitCode = 1;
-  },
-);
+/**
+ * Run the command line (bin/netstack.js calls this): `main` on `argv`, the exit code into
+ * `process.exitCode`. Importing this module runs nothing.
+ */
+export function run(argv: string[] = process.argv.slice(2)): void {
+  // A reader that goes away (`netstack decode x.pcap | head`) is not an error.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
+  main(argv).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      process.stderr.write(`netstack: internal error: ${String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

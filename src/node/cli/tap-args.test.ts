@@ -3,7 +3,16 @@ import { test } from "node:test";
 import { memoryLinkPair } from "../link.ts";
 import { NodeStack } from "../node-stack.ts";
 import { readyAlive } from "../services.ts";
-import { formatBytes, formatRate, openStack, parseGateway, parseMtu, parseTapSpec, parseTapSpecs } from "./tap-args.ts";
+import {
+  formatBytes,
+  formatRate,
+  openStack,
+  parseGateway,
+  parseMtu,
+  parseTapSpec,
+  parseTapSpecs,
+  SetupError,
+} from "./tap-args.ts";
 
 test("--tap NAME:ADDR[,ADDR...] parses names and addresses with prefix lengths", () => {
   assert.deepEqual(parseTapSpec("tap0:10.0.0.2/24,fd00::2/64"), {
@@ -65,4 +74,31 @@ test("openStack configures a stack on given links, with gateways; bad gateways f
     openStack({ taps: [{ name: "x1", addresses: ["10.6.0.2/24"] }], gateways: ["fd00::1"], openLink: () => c }),
     (e: Error) => /^--gateway fd00::1: cannot add the default route/.test(e.message),
   );
+});
+
+test("openStack: readyTimeoutMs bounds the wait for duplicate address detection", async () => {
+  // DAD of fd00::2 takes at least a second (RFC 4862 RetransTimer): 50 ms is too short.
+  const [a] = memoryLinkPair();
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+  const before = timers();
+  const t0 = performance.now();
+  await assert.rejects(
+    openStack({ taps: [{ name: "x2", addresses: ["fd00::2/64"] }], readyTimeoutMs: 50, openLink: () => a }),
+    (e: Error) =>
+      e instanceof SetupError &&
+      e.message === "IPv6 duplicate address detection of the stack's addresses did not finish in 0.05 s",
+  );
+  assert.ok(performance.now() - t0 < 900);
+  // Nothing is left holding the process open (no timer of the abandoned wait).
+  assert.equal(timers(), before);
+  // Long enough: it opens.
+  const [c] = memoryLinkPair();
+  const o = await openStack({
+    taps: [{ name: "x3", addresses: ["fd00::3/64"] }],
+    readyTimeoutMs: 10_000,
+    openLink: () => c,
+  });
+  const all = o.stack.stack.deviceIds().flatMap((d) => o.stack.stack.addresses(d));
+  assert.ok(all.includes("fd00::3/64"), all.join(" "));
+  await o.close();
 });

@@ -13,7 +13,6 @@ import { ParseError } from "../../wire/errors.ts";
 import type { Link } from "../link.ts";
 import { NodeStack } from "../node-stack.ts";
 import { PcapngCapture } from "../pcap-link.ts";
-import { readyAlive } from "../services.ts";
 import { TapError, TapLink } from "../tap.ts";
 
 /** One `--tap NAME:ADDR[,ADDR...]`. */
@@ -110,6 +109,8 @@ export interface OpenStackOptions {
   forward?: boolean;
   /** Wait for IPv6 duplicate address detection (default true). */
   waitReady?: boolean;
+  /** Give up (SetupError) when that wait takes longer than this many ms (default: no limit). */
+  readyTimeoutMs?: number;
   /** For tests and embedding: open links some other way than TapLink.open. */
   openLink?: (spec: TapSpec, mtu: number | null) => Link;
 }
@@ -171,7 +172,25 @@ export async function openStack(o: OpenStackOptions): Promise<OpenedStack> {
       return fail(`--gateway ${g}: cannot add the default route (${(e as Error).message})`);
     }
   }
-  if (o.waitReady !== false) await readyAlive(stack);
+  if (o.waitReady !== false) {
+    // Like readyAlive (an interval holds the event loop open: the core's DAD timer does not), but
+    // bounded: a stack that never becomes ready must not keep the process alive either.
+    let timer: NodeJS.Timeout | undefined;
+    const keep = setInterval(() => {}, 1 << 30);
+    const limit = o.readyTimeoutMs;
+    const late = await Promise.race([
+      stack.ready().then(() => false),
+      new Promise<boolean>((resolve) => {
+        if (limit !== undefined) timer = setTimeout(() => resolve(true), limit);
+      }),
+    ]);
+    clearTimeout(timer);
+    clearInterval(keep);
+    if (late) {
+      const secs = Number(((limit ?? 0) / 1000).toFixed(3));
+      return fail(`IPv6 duplicate address detection of the stack's addresses did not finish in ${secs} s`);
+    }
+  }
   return {
     stack,
     links,
