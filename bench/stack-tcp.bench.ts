@@ -5,9 +5,13 @@
 // both: `sendFrame` copies the frame into a pooled buffer and queues it, `onEvent` queues the
 // event, `scheduleTimer` records the wake-up. After every entry point (a socket call, a frame, a
 // timer) the net drains its queues: each queued event goes to the host's application handler
-// (which may call the socket API: it runs outside any entry point), each queued frame to the
-// peer's `receiveFrame`, one at a time, so the core is never re-entered. When nothing is queued and
-// the run is not done, virtual time jumps to the earliest wake-up (a delayed ACK, say).
+// (which may call the socket API: it runs outside any entry point), then the frames queued at that
+// moment go to their receivers in batches, as a NIC's receive ring or a TAP read hands them over:
+// each run of consecutive frames for one host is one `beginBatch()`, `receiveFrame` per frame,
+// `endBatch()` (so TCP sends one cumulative ACK per batch; `batch: false` delivers each frame on
+// its own). Frames sent during a batch wait for the next round, so the core is never re-entered.
+// When nothing is queued and the run is not done, virtual time jumps to the earliest wake-up (a
+// delayed ACK, say).
 //
 // Every connection uses the stack's default configuration (256 KiB buffers, timestamps, SACK,
 // window scaling, CUBIC, delayed ACKs); the receiving application reads as soon as data is readable.
@@ -37,8 +41,12 @@ import { fmt, table } from "./util.ts";
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
 
-/** Prefix left before a delivered frame (room the receiver may use for link headers of replies). */
-const RX_PREFIX = 0;
+/**
+ * Room left before each frame in its slab slot. Frames are delivered as ranges of one slab-wide
+ * array, so a reply the receiver serializes in place with longer headers than the frame had would
+ * otherwise write into the slot before; with this margin it cannot (TCP options are at most 40).
+ */
+const RX_PREFIX = 64;
 
 /** One host on the link: the Stack's bindings, and the application's event handler. */
 export class MemHost implements Bindings {
@@ -96,6 +104,7 @@ export class MemNet {
   // Frame queue: a ring of (sender, store) pairs; it only ever grows.
   private qFrom: (MemHost | null)[] = new Array(1024).fill(null);
   private qStore: (Uint8Array | null)[] = new Array(1024).fill(null);
+  private qOff: number[] = new Array(1024).fill(0);
   private qLen: number[] = new Array(1024).fill(0);
   private qHead = 0;
   private qCount = 0;
@@ -105,17 +114,22 @@ export class MemNet {
   private eHead = 0;
   private eCount = 0;
   /**
-   * Free frame stores of `frameSize` bytes, reused last-in first-out. They are cut from slabs (one
-   * ArrayBuffer holds many frames, as a NIC ring does), so checksum code that caches a view of the
-   * backing store keeps it from frame to frame.
+   * Free frame slots of `frameSize` bytes, reused last-in first-out: a slab (one array over one
+   * ArrayBuffer holding many frames, as a NIC ring does) and the slot's offset in it. A frame is
+   * delivered as a range of the slab-wide array, so checksum code that caches the word view of the
+   * last array it saw keeps it from frame to frame.
    */
   private readonly pool: Uint8Array[] = [];
+  private readonly poolOff: number[] = [];
   private readonly frameSize: number;
   /** The Buf frames are delivered in (the Stack keeps no received Buf on the paths used here). */
   private readonly rx = new Buf(new Uint8Array(0));
   private draining = false;
+  /** Deliver queued frames in batches (`Stack.beginBatch` / `endBatch`); false: one at a time. */
+  batch: boolean;
 
-  constructor(mtu: number, tcp: Partial<TcpConfig> = {}) {
+  constructor(mtu: number, tcp: Partial<TcpConfig> = {}, opts: { batch?: boolean } = {}) {
+    this.batch = opts.batch ?? true;
     this.frameSize = (RX_PREFIX + mtu + 14 + 7) & ~7;
     this.a = this.host("a", 1, "02:00:00:00:00:01", "10.0.0.1/24", mtu, tcp);
     this.b = this.host("b", 2, "02:00:00:00:00:02", "10.0.0.2/24", mtu, tcp);
@@ -132,19 +146,24 @@ export class MemNet {
 
   private refill(): void {
     const n = Math.max(4, Math.floor((1 << 20) / this.frameSize));
-    const slab = new ArrayBuffer(n * this.frameSize);
-    for (let i = n - 1; i >= 0; i--) this.pool.push(new Uint8Array(slab, i * this.frameSize, this.frameSize));
+    const slab = new Uint8Array(n * this.frameSize);
+    for (let i = n - 1; i >= 0; i--) {
+      this.pool.push(slab);
+      this.poolOff.push(i * this.frameSize);
+    }
   }
 
   enqueueFrame(from: MemHost, frame: Buf): void {
     if (this.pool.length === 0) this.refill();
     const store = this.pool.pop() as Uint8Array;
+    const at = this.poolOff.pop() as number;
     // The bytes belong to the sender again when sendFrame returns: copy them (as a real link does).
-    store.set(frame.bytes.subarray(frame.start, frame.end), RX_PREFIX);
+    store.set(frame.bytes.subarray(frame.start, frame.end), at + RX_PREFIX);
     let cap = this.qFrom.length;
     if (this.qCount === cap) {
       this.qFrom = grow(this.qFrom, this.qHead, null);
       this.qStore = grow(this.qStore, this.qHead, null);
+      this.qOff = grow(this.qOff, this.qHead, 0);
       this.qLen = grow(this.qLen, this.qHead, 0);
       this.qHead = 0;
       cap *= 2;
@@ -152,6 +171,7 @@ export class MemNet {
     const i = (this.qHead + this.qCount) & (cap - 1);
     this.qFrom[i] = from;
     this.qStore[i] = store;
+    this.qOff[i] = at;
     this.qLen[i] = frame.end - frame.start;
     this.qCount++;
   }
@@ -174,34 +194,62 @@ export class MemNet {
   drain(): void {
     if (this.draining) return;
     this.draining = true;
-    const rx = this.rx;
     for (;;) {
-      // Events first: the applications react before the next frame arrives.
-      while (this.eCount > 0) {
-        const i = this.eHead;
-        const h = this.eHost[i] as MemHost;
-        const ev = this.eEv[i] as StackEvent;
-        this.eEv[i] = null;
-        this.eHead = (i + 1) & (this.eEv.length - 1);
-        this.eCount--;
-        h.handler(ev);
-      }
+      // Events first: the applications react before the next frames arrive.
+      this.drainEvents();
       if (this.qCount === 0) break;
-      const i = this.qHead;
-      const to = this.qFrom[i] === this.a ? this.b : this.a;
-      const store = this.qStore[i] as Uint8Array;
-      this.qStore[i] = null;
-      this.qHead = (i + 1) & (this.qFrom.length - 1);
-      this.qCount--;
-      rx.bytes = store;
-      rx.start = RX_PREFIX;
-      rx.end = RX_PREFIX + this.qLen[i];
-      to.stack.receiveFrame(to.device, rx);
-      // TCP and ARP replies are serialized into the received buffer and copied out by sendFrame
-      // before receiveFrame returns: the store is free again.
-      this.pool.push(store);
+      if (!this.batch) {
+        this.deliverOne();
+        continue;
+      }
+      // The frames queued now, in runs of consecutive frames for one host: a batch each. What the
+      // receivers send meanwhile is queued behind them, for the next round.
+      let n = this.qCount;
+      while (n > 0) {
+        const from = this.qFrom[this.qHead];
+        const to = from === this.a ? this.b : this.a;
+        to.stack.beginBatch();
+        do {
+          this.deliverOne();
+          n--;
+        } while (n > 0 && this.qFrom[this.qHead] === from);
+        to.stack.endBatch();
+        this.drainEvents();
+      }
     }
     this.draining = false;
+  }
+
+  private drainEvents(): void {
+    while (this.eCount > 0) {
+      const i = this.eHead;
+      const h = this.eHost[i] as MemHost;
+      const ev = this.eEv[i] as StackEvent;
+      this.eEv[i] = null;
+      this.eHead = (i + 1) & (this.eEv.length - 1);
+      this.eCount--;
+      h.handler(ev);
+    }
+  }
+
+  /** The frame at the head of the queue to its receiver's `receiveFrame`. */
+  private deliverOne(): void {
+    const rx = this.rx;
+    const i = this.qHead;
+    const to = this.qFrom[i] === this.a ? this.b : this.a;
+    const store = this.qStore[i] as Uint8Array;
+    this.qStore[i] = null;
+    this.qHead = (i + 1) & (this.qFrom.length - 1);
+    this.qCount--;
+    rx.bytes = store;
+    const at = this.qOff[i];
+    rx.start = at + RX_PREFIX;
+    rx.end = at + RX_PREFIX + this.qLen[i];
+    to.stack.receiveFrame(to.device, rx);
+    // TCP and ARP replies are serialized into the received buffer and copied out by sendFrame
+    // before receiveFrame returns: the store is free again.
+    this.pool.push(store);
+    this.poolOff.push(at);
   }
 
   /** Fire the earliest due wake-up, or move virtual time to it. False when no timer is pending. */

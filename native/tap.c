@@ -265,8 +265,8 @@ static void *writer_main(void *arg) {
     atomic_store(&w->tail, t + 8 + ((len + 7) & ~(uint64_t)7));
     if (atomic_load(&w->waiting)) {
       pthread_mutex_lock(&w->mu);
-      pthread_cond_signal(&w->space);
       pthread_mutex_unlock(&w->mu);
+      pthread_cond_signal(&w->space);
     }
   }
 }
@@ -393,9 +393,11 @@ static napi_value tap_writer_send(napi_env env, napi_callback_info info) {
   atomic_fetch_add(&w->queued, 1);
   atomic_store(&w->head, h + rec); /* seq_cst: ordered before the load of `sleeping` */
   if (atomic_load(&w->sleeping)) {
+    /* Taking the lock makes sure the thread is inside pthread_cond_wait (it checks `head` under
+       the lock before waiting); signalling after unlocking saves it waking into a held mutex. */
     pthread_mutex_lock(&w->mu);
-    pthread_cond_signal(&w->frames);
     pthread_mutex_unlock(&w->mu);
+    pthread_cond_signal(&w->frames);
   }
   napi_value result;
   CHECK(env, napi_create_int32(env, 0, &result));
@@ -683,8 +685,8 @@ static napi_value tap_reader_feed(napi_env env, napi_callback_info info) {
   atomic_store(&r->phead, ph + 1);
   if (atomic_load(&r->waiting)) {
     pthread_mutex_lock(&r->mu);
-    pthread_cond_signal(&r->cv);
     pthread_mutex_unlock(&r->mu);
+    pthread_cond_signal(&r->cv);
   }
   napi_value result;
   CHECK(env, napi_create_uint32(env, ph + 1 - atomic_load(&r->ptail), &result));
@@ -726,8 +728,8 @@ static napi_value tap_reader_take(napi_env env, napi_callback_info info) {
   if (dt == dh) atomic_store(&r->taken_all, 1);
   if (count > 0 && atomic_load(&r->waiting)) {
     pthread_mutex_lock(&r->mu);
-    pthread_cond_signal(&r->cv);
     pthread_mutex_unlock(&r->mu);
+    pthread_cond_signal(&r->cv);
   }
   napi_value result;
   CHECK(env, napi_create_uint32(env, count, &result));

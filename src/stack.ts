@@ -8,8 +8,9 @@
  * SLAAC address lifetimes (RFC 4861 6.3.4, RFC 4862 5.5.3 / 5.5.4); multicast membership of the
  * groups sockets join through hostconf's `Mld` (RFC 3810) and `Igmp` (RFC 2236).
  *
- * Entry points: `receiveFrame(device, buf)`, `handleTimers(now)`, and the configuration and socket
- * calls. Each processes its event completely and returns; frames leave through
+ * Entry points: `receiveFrame(device, buf)` (or a batch of frames: `beginBatch()`, `receiveFrame`
+ * per frame, `endBatch()`; or `receiveFrames(device, bufs)`), `handleTimers(now)`, and the
+ * configuration and socket calls. Each processes its event completely and returns; frames leave through
  * `bindings.sendFrame`. Work that would re-enter the stack (a packet to one of our own addresses
  * goes through the loopback device) is queued and drained before the entry point returns, so no
  * receive path ever runs inside another. A loopback send made outside any entry point (a socket
@@ -866,7 +867,11 @@ export class Stack implements SimHost {
 
   // ---- entry points ----
 
-  /** A frame arrived on `device`. The buffer becomes the stack's. Never throws on any input. */
+  /**
+   * A frame arrived on `device`. The buffer becomes the stack's, unless `buf.borrowed`: then it is
+   * only lent until this call returns, and whatever keeps it calls `own` (src/packet/buf.ts) first.
+   * Never throws on any input.
+   */
   receiveFrame(device: DeviceId, buf: Buf): void {
     this.depth++;
     try {
@@ -875,6 +880,41 @@ export class Stack implements SimHost {
       this.internalError(e);
     }
     this.leave();
+  }
+
+  /**
+   * Start a receive batch: the frames given to `receiveFrame` until the matching `endBatch` arrived
+   * together (one read of a link's queue, one poll of a TAP device). TCP then answers every second
+   * full-sized segment with one cumulative ACK per connection at `endBatch` instead of an ACK each
+   * (RFC 9293 3.8.6.3 / RFC 5681 4.2 stretch ACKs, as Linux sends after GRO; at most
+   * `TcpConfig.batchAckBytes` unacknowledged); everything else is answered at once as usual.
+   * Batches nest. Bindings that never batch lose nothing: `receiveFrame` alone behaves as before.
+   */
+  beginBatch(): void {
+    this.tcp.beginBatch();
+  }
+
+  /** End a receive batch (an entry point: the deferred ACKs leave here). */
+  endBatch(): void {
+    if (this.tcp.deferredAcks === 0) {
+      // Nothing waits: no entry point work (the common case for a batch of one frame).
+      this.tcp.endBatch();
+      return;
+    }
+    this.depth++;
+    try {
+      this.tcp.endBatch();
+    } catch (e) {
+      this.internalError(e);
+    }
+    this.leave();
+  }
+
+  /** `beginBatch()`, `receiveFrame(device, f)` for each frame in order, `endBatch()`. */
+  receiveFrames(device: DeviceId, frames: readonly Buf[]): void {
+    this.beginBatch();
+    for (let i = 0; i < frames.length; i++) this.receiveFrame(device, frames[i]);
+    this.endBatch();
   }
 
   /** The host's wake-up came: fire every timer due at `now`. */
@@ -1684,10 +1724,19 @@ export class Stack implements SimHost {
     const f = o - ETHERNET_HEADER_LEN;
     const dmac = e.mac;
     const smac = dev.mac;
-    for (let i = 0; i < 6; i++) {
-      b[f + i] = dmac[i];
-      b[f + 6 + i] = smac[i];
-    }
+    // Straight-line stores: a loop over the 12 address bytes costs more than the IPv4 header.
+    b[f] = dmac[0];
+    b[f + 1] = dmac[1];
+    b[f + 2] = dmac[2];
+    b[f + 3] = dmac[3];
+    b[f + 4] = dmac[4];
+    b[f + 5] = dmac[5];
+    b[f + 6] = smac[0];
+    b[f + 7] = smac[1];
+    b[f + 8] = smac[2];
+    b[f + 9] = smac[3];
+    b[f + 10] = smac[4];
+    b[f + 11] = smac[5];
     b[f + 12] = EtherType.Ipv4 >>> 8;
     b[f + 13] = EtherType.Ipv4 & 0xff;
     pkt.start = f;

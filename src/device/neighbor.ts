@@ -21,7 +21,7 @@
 import type { TimerId } from "../context.ts";
 import type { MacAddr } from "../ip/addr.ts";
 import type { IpVersion } from "../ip/version.ts";
-import type { Buf } from "../packet/buf.ts";
+import { type Buf, own } from "../packet/buf.ts";
 import { Timer } from "../timers.ts";
 
 /** RFC 4861 7.3.2 states. */
@@ -152,7 +152,9 @@ export class NeighborTable<A> {
       e.pending.shift();
       r = "dropped-oldest";
     }
-    e.pending.push(packet);
+    // Kept until resolution (past the entry point): a lent receive buffer (an echo reply or a
+    // forwarded packet written into the received frame) is copied now.
+    e.pending.push(own(packet));
     return r;
   }
 

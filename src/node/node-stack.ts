@@ -123,10 +123,18 @@ export class NodeStack {
     this.links.set(device, link);
     this.bindings.setSink(device, { send: (bytes, off, len) => link.send(bytes, off, len) });
     const bindings = this.bindings;
+    // A link that can lend its frames (reusing their memory once the batch callback returned) does:
+    // the core receives them marked `borrowed` and copies only what it keeps (`own`). The batch is
+    // handed to the core synchronously, so the frames are only read while they are lent.
+    const lent = link.lendFrames !== undefined;
+    link.lendFrames?.(true);
     link.onFrames((frames) => {
-      // The frames are ours to keep (the Link contract): each becomes the core's buffer.
       const bufs = new Array<Buf>(frames.length);
-      for (let i = 0; i < frames.length; i++) bufs[i] = new Buf(frames[i]);
+      for (let i = 0; i < frames.length; i++) {
+        const b = new Buf(frames[i]);
+        b.borrowed = lent;
+        bufs[i] = b;
+      }
       bindings.receive(device, bufs);
     });
     for (const a of options.addresses ?? []) this.addAddress(device, a);

@@ -199,6 +199,12 @@ export class PcapLink implements Link {
     });
   }
 
+  /** Lend frames when the wrapped link can (`record` copies each frame into the file first). */
+  get lendFrames(): ((on: boolean) => void) | undefined {
+    const inner = this.inner;
+    return inner.lendFrames === undefined ? undefined : (on: boolean) => inner.lendFrames?.(on);
+  }
+
   pause(): void {
     this.inner.pause();
   }

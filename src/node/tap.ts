@@ -5,10 +5,12 @@
  * - Open: /dev/net/tun, `TUNSETIFF` with `IFF_TAP | IFF_NO_PI` (frames without the 4-byte packet
  *   information header), creating the device if it does not exist (a name with `%d`, or "", lets
  *   the kernel pick one). The fd is non-blocking and close-on-exec.
- * - Receive: a reader thread of the addon reads frames (one `read(2)` each) into pools fed from here
- *   (no allocation per frame: each frame is a view of its own range of a pool, never reused) and
- *   wakes the event loop (uv_async); the frames ready are handed to the callback in batches.
- *   `readerThread: false` instead polls the fd (`uv_poll`) and reads on the JS thread.
+ * - Receive: libuv polls the fd (`uv_poll`); when readable, frames are read until the kernel has no
+ *   more or the batch is full, into a pool (no allocation per frame: each frame is a view of its own
+ *   range of the pool) and handed to the callback as one batch. With `readerThread: true` a thread of
+ *   the addon does the reads into pools fed from here and wakes the event loop (uv_async). Pools are
+ *   never reused unless frames are lent (`lendFrames(true)`, as NodeStack does): then the memory is
+ *   read into again once the batch callback returned.
  * - Backpressure: `pause()` stops taking frames; up to 1024 wait in the reader's ring, then (or, without
  *   the reader thread, at once) in the device's kernel queue (txqueuelen,
  *   500 by default) and the kernel drops beyond it.
@@ -154,7 +156,11 @@ export interface TapOptions {
   up?: boolean;
   /** Also set the interface MTU. */
   mtu?: number;
-  /** Read frames on a thread of the addon (default true); false: poll and read on the JS thread. */
+  /**
+   * Read frames on a thread of the addon (default false: libuv polls the fd and frames are read on the
+   * JS thread). The thread takes the read(2) calls off the JS thread, at the cost of one more wake-up
+   * per batch; on the 2-vCPU machine of bench/README.md it measured no faster, so it is opt-in.
+   */
   readerThread?: boolean;
   /** Write frames from a thread of the addon (default true); false: `write(2)` on the JS thread. */
   writerThread?: boolean;
@@ -537,12 +543,12 @@ export class TapLink implements Link {
 }
 
 /**
- * The threads used when the options do not say: both, unless `NETSTACK_TAP_THREADS` lists others
+ * The threads used when the options do not say: the writer, unless `NETSTACK_TAP_THREADS` lists others
  * ("reader,writer", "reader", "writer" or "none"; for measurements).
  */
 function defaultThreads(): { reader: boolean; writer: boolean } {
   const env = process.env.NETSTACK_TAP_THREADS;
-  if (env === undefined || env === "") return { reader: true, writer: true };
+  if (env === undefined || env === "") return { reader: false, writer: true };
   const list = env.split(",").map((x) => x.trim());
   return { reader: list.includes("reader"), writer: list.includes("writer") };
 }

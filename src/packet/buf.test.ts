@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Buf } from "./buf.ts";
+import { Buf, own } from "./buf.ts";
 import { BufPool } from "./pool.ts";
 
 test("takeFront/takeBack move header bytes out of the body without copying", () => {
@@ -52,4 +52,54 @@ test("BufPool reuses stores up to its bound", () => {
   const b = p.take();
   assert.equal(b.bytes, a.bytes);
   assert.equal(p.allocations, 1);
+});
+
+test("own: a borrowed buffer's body is copied once with bounded prefix and suffix; an owned one is kept", () => {
+  // A lent frame in the middle of a big pool: body [300, 400), 300 bytes before, 600 after.
+  const pool = new Uint8Array(1000);
+  for (let i = 0; i < pool.length; i++) pool[i] = i & 0xff;
+  const b = new Buf(pool, 300, 400);
+  assert.equal(b.borrowed, false, "not borrowed by default");
+  assert.equal(own(b), b);
+  assert.equal(b.bytes, pool, "an owned buffer is not copied");
+
+  b.borrowed = true;
+  assert.equal(own(b), b);
+  assert.equal(b.borrowed, false);
+  assert.notEqual(b.bytes.buffer, pool.buffer, "a copy");
+  assert.equal(b.prefixLen, 128, "room for headers kept before the body");
+  assert.equal(b.suffixLen, 64, "room for padding kept after it");
+  assert.deepEqual([...b.body()], [...pool.subarray(300, 400)]);
+  assert.equal(b.bytes[0], 300 - 128, "the prefix bytes are the ones before the body");
+  pool.fill(0xee);
+  assert.deepEqual(
+    [...b.body()],
+    Array.from({ length: 100 }, (_, i) => (300 + i) & 0xff),
+    "independent of the lent memory",
+  );
+  const store = b.bytes;
+  own(b);
+  assert.equal(b.bytes, store, "a second own copies nothing");
+
+  // A small frame: the whole store is kept, offsets unchanged.
+  const f = new Buf(new Uint8Array([1, 2, 3, 4, 5, 6]), 2, 4);
+  f.borrowed = true;
+  own(f);
+  assert.deepEqual([f.start, f.end, f.bytes.length], [2, 4, 6]);
+  assert.deepEqual([...f.body()], [3, 4]);
+});
+
+test("a reallocating ensure or reset leaves a buffer that is no longer borrowed", () => {
+  const a = new Buf(new Uint8Array(10), 2, 8);
+  a.borrowed = true;
+  assert.equal(a.ensure(2, 2), false);
+  assert.equal(a.borrowed, true, "same store: still lent");
+  assert.equal(a.ensure(20, 0), true);
+  assert.equal(a.borrowed, false);
+  const r = new Buf(new Uint8Array(10));
+  r.borrowed = true;
+  assert.equal(r.reset(4, 6), false);
+  assert.equal(r.borrowed, true);
+  assert.equal(r.reset(4, 100), true);
+  assert.equal(r.borrowed, false);
 });

@@ -17,6 +17,12 @@ export class Buf {
   start: number;
   /** One past the last byte of the body. */
   end: number;
+  /**
+   * The backing store is only lent until the entry point it was given to returns (a link that reuses
+   * its frame memory, `Link.lendFrames`): whatever keeps the buffer, its bytes or a view of them past
+   * that calls `own(buf)` first. False for buffers the stack may keep (the default).
+   */
+  borrowed: boolean;
 
   constructor(bytes: Uint8Array, start = 0, end = bytes.length) {
     if (start < 0 || end < start || end > bytes.length) {
@@ -25,6 +31,7 @@ export class Buf {
     this.bytes = bytes;
     this.start = start;
     this.end = end;
+    this.borrowed = false;
   }
 
   /** A zero-filled buffer with `prefix` bytes before a `body`-byte body and `suffix` bytes after. */
@@ -135,6 +142,7 @@ export class Buf {
     this.bytes = next;
     this.start = prefix;
     this.end = prefix + len;
+    this.borrowed = false;
     return true;
   }
 
@@ -152,6 +160,7 @@ export class Buf {
     this.bytes = new Uint8Array(prefix + capacity);
     this.start = prefix;
     this.end = prefix;
+    this.borrowed = false;
     return true;
   }
 
@@ -159,4 +168,29 @@ export class Buf {
   toBytes(): Uint8Array {
     return this.bytes.slice(this.start, this.end);
   }
+}
+
+/** Prefix bytes `own` keeps before the body: room for the link and IP headers written later. */
+const OWN_PREFIX = 128;
+/** Suffix bytes `own` keeps after the body: room for Ethernet's minimum-frame padding (46). */
+const OWN_SUFFIX = 64;
+
+/**
+ * Make `buf` the stack's to keep: when it is `borrowed`, copy its body with up to 128 bytes of
+ * prefix and 64 of suffix into a new backing store (one copy: a lent 1 MiB pool slab is never
+ * copied whole) and clear the flag; a no-op for an owned buffer. Offsets into the old store are
+ * stale afterwards: take views (and re-read `start` / `bytes`) after calling it. Returns `buf`.
+ * Called at each place the core keeps a received buffer past its entry point (netstack3's
+ * packet buffers: copy only what is kept).
+ */
+export function own(buf: Buf): Buf {
+  if (!buf.borrowed) return buf;
+  const b = buf.bytes;
+  const lo = buf.start > OWN_PREFIX ? buf.start - OWN_PREFIX : 0;
+  const hi = b.length - buf.end > OWN_SUFFIX ? buf.end + OWN_SUFFIX : b.length;
+  buf.bytes = b.slice(lo, hi);
+  buf.start -= lo;
+  buf.end -= lo;
+  buf.borrowed = false;
+  return buf;
 }

@@ -39,8 +39,10 @@ export interface PacketBuilder {
    * Write the header at `bytes[off, off + headerLen)` and the footer at
    * `bytes[off + headerLen + bodyLen, ... + footerLen)`. The body (including any padding) is already
    * in place between them and may be read (checksums). Every header and footer byte must be written.
+   * The serializers pass `headerLen`, the value of the `headerLen` getter they read for this very
+   * call (the builder unchanged since), so a builder whose length takes work need not redo it.
    */
-  serialize(bytes: Uint8Array, off: number, bodyLen: number): void;
+  serialize(bytes: Uint8Array, off: number, bodyLen: number, headerLen?: number): void;
 }
 
 /** A body larger than some layer's `maxBodyLen`. */
@@ -150,7 +152,7 @@ export abstract class Serializer {
         buf.growFront(headerStack[k]);
         const f = footerStack[k];
         if (f > 0) buf.growBack(f);
-        (layerStack[k] as PacketBuilder).serialize(buf.bytes, buf.start, bodyLen);
+        (layerStack[k] as PacketBuilder).serialize(buf.bytes, buf.start, bodyLen, headerStack[k]);
       }
       return buf;
     } finally {
@@ -187,7 +189,7 @@ export abstract class Serializer {
     const bodyLen = buf.length;
     buf.growFront(h);
     if (f > 0) buf.growBack(f);
-    o.serialize(buf.bytes, buf.start, bodyLen);
+    o.serialize(buf.bytes, buf.start, bodyLen, h);
     return buf;
   }
 }
@@ -232,20 +234,23 @@ export interface BodySource {
 
 /** A body copied from bytes or a `BodySource` into the buffer being serialized. */
 export class BytesBody extends Serializer implements BodySource {
+  /** `source` when it is bytes (tested once here: `instanceof` per packet costs a header's work). */
+  private readonly raw: Uint8Array | null;
   constructor(readonly source: Uint8Array | BodySource) {
     super();
+    this.raw = source instanceof Uint8Array ? source : null;
   }
   get length(): number {
     return this.source.length;
   }
   write(bytes: Uint8Array, off: number): void {
-    const s = this.source;
-    if (s instanceof Uint8Array) {
+    const s = this.raw;
+    if (s !== null) {
       const n = s.length;
       // `set` is a builtin call that costs more than copying a few bytes (or none: a bare ACK).
       if (n > SMALL_COPY) bytes.set(s, off);
       else for (let i = 0; i < n; i++) bytes[off + i] = s[i];
-    } else s.write(bytes, off);
+    } else (this.source as BodySource).write(bytes, off);
   }
   measure(): number {
     return this.source.length;
@@ -299,9 +304,10 @@ export class Nested extends Serializer {
     // Seed, "Zeroing Buffers": padding bytes are zeroed by the layer that adds them.
     if (pad > 0) buf.growBackZero(pad);
     const bodyLen = buf.length;
-    buf.growFront(o.headerLen);
+    const h = o.headerLen;
+    buf.growFront(h);
     if (o.footerLen > 0) buf.growBack(o.footerLen);
-    o.serialize(buf.bytes, buf.start, bodyLen);
+    o.serialize(buf.bytes, buf.start, bodyLen, h);
   }
   inPlace(): Buf | null {
     return this.inner.inPlace();

@@ -4,7 +4,7 @@ import type { DeviceId } from "../context.ts";
 import { Buf } from "../packet/buf.ts";
 import { CoreTimers, Timer } from "../timers.ts";
 import type { FakeBindings } from "./fake-bindings.ts";
-import { FakeNetwork, type SimHost, type TapRecord } from "./fake-network.ts";
+import { FakeNetwork, POISON, type SimHost, type TapRecord } from "./fake-network.ts";
 
 const BCAST = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
 const mac = (n: number) => [2, 0, 0, 0, 0, n];
@@ -407,4 +407,39 @@ test("hosts are named once and devices attached once", () => {
   assert.throws(() => net.link([a, 0], ["b", 1]), /already attached/);
   assert.throws(() => net.bindings("nobody"), /unknown host/);
   assert.equal(net.host("a"), a);
+});
+
+test("lendFrames: frames arrive borrowed, in reused memory poisoned when receiveFrame returns", () => {
+  for (const lend of [false, true]) {
+    const net = new FakeNetwork({ seed: 4, lendFrames: lend });
+    const a = net.addHost("a", (b) => new ToyHost(b, mac(1)));
+    const b = net.addHost("b", (bb) => new ToyHost(bb, mac(2)));
+    net.link(["a", 1], ["b", 1], { latency: 1 });
+    const seen: { borrowed: boolean; copy: number[] }[] = [];
+    const recv = b.receiveFrame.bind(b);
+    b.receiveFrame = (device, buf) => {
+      seen.push({ borrowed: buf.borrowed, copy: [...buf.body()] });
+      recv(device, buf);
+    };
+    a.send(1, mac(2), [0, 1, 9, 9]);
+    a.send(1, mac(2), [0, 2, 8]);
+    net.runUntilIdle();
+    assert.equal(net.lent, lend ? 2 : 0);
+    assert.deepEqual(
+      seen.map((s) => s.borrowed),
+      [lend, lend],
+    );
+    // What the host saw during the call is the frame either way.
+    assert.deepEqual(seen[0].copy, [...frame(mac(2), mac(1), [0, 1, 9, 9])]);
+    assert.deepEqual(seen[1].copy, [...frame(mac(2), mac(1), [0, 2, 8])]);
+    // What it kept without copying: its own when owned, the poison when lent.
+    const kept = b.received.map((r) => [...r.bytes]);
+    if (lend) {
+      assert.deepEqual(kept[0], new Array(18).fill(POISON));
+      assert.deepEqual(kept[1], new Array(17).fill(POISON));
+      assert.equal(b.received[0].buf.bytes.buffer, b.received[1].buf.bytes.buffer, "one reused slab");
+    } else {
+      assert.deepEqual(kept, [seen[0].copy, seen[1].copy]);
+    }
+  }
 });

@@ -26,7 +26,10 @@ import { Rng } from "./rng.ts";
  * them.
  */
 export interface SimHost {
-  /** A frame arrived on `device`. The buffer is the host's to keep or reuse. */
+  /**
+   * A frame arrived on `device`. The buffer is the host's to keep or reuse, unless it is `borrowed`
+   * (`FakeNetworkOptions.lendFrames`): then its memory is only lent until this call returns.
+   */
   receiveFrame(device: DeviceId, frame: Buf): void;
   /** The host's requested wake-up time has come: fire every timer due at `now`. */
   handleTimers(now: number): void;
@@ -179,7 +182,17 @@ export interface FakeNetworkOptions {
   maxSteps?: number;
   /** Keep each host's sent frames and events in its bindings (default true). */
   record?: boolean;
+  /**
+   * Lend received frames, as a link with `Link.lendFrames(true)` does (default false): each frame is
+   * given to `receiveFrame` as a `borrowed` Buf over one reused slab, and every byte of it is
+   * overwritten with 0xEE (`POISON`) as soon as `receiveFrame` returns. A host that keeps a received
+   * buffer, or a view of it, without `own(buf)` then sees garbage: the test of the core's copies.
+   */
+  lendFrames?: boolean;
 }
+
+/** What lent frame memory holds once the entry point it was lent to has returned. */
+export const POISON = 0xee;
 
 export class FakeNetwork<H extends SimHost = SimHost> {
   readonly clock: FakeClock;
@@ -190,6 +203,12 @@ export class FakeNetwork<H extends SimHost = SimHost> {
   /** Steps run so far. */
   steps = 0;
   private readonly record: boolean;
+  /** `FakeNetworkOptions.lendFrames`; may be changed while the network runs. */
+  lendFrames: boolean;
+  /** Frames delivered as lent (borrowed) buffers so far. */
+  lent = 0;
+  /** The reused memory lent frames are delivered in. */
+  private slab = new Uint8Array(2048);
   private readonly queue = new TimerQueue<NetEvent>();
   private readonly byName = new Map<string, HostEntry>();
   private readonly byHost = new Map<SimHost, HostEntry>();
@@ -201,6 +220,7 @@ export class FakeNetwork<H extends SimHost = SimHost> {
     this.rng = new Rng(options.seed ?? 0);
     this.maxSteps = options.maxSteps ?? 1_000_000;
     this.record = options.record ?? true;
+    this.lendFrames = options.lendFrames ?? false;
   }
 
   /** Current virtual time in ms. */
@@ -316,8 +336,24 @@ export class FakeNetwork<H extends SimHost = SimHost> {
         ...(ev.note !== undefined && { note: ev.note }),
       });
     }
-    entry.host.receiveFrame(ev.device, new Buf(ev.bytes.slice()));
+    if (this.lendFrames) this.receiveLent(entry.host, ev.device, ev.bytes);
+    else entry.host.receiveFrame(ev.device, new Buf(ev.bytes.slice()));
     return true;
+  }
+
+  /** Lend `bytes` to `host` in the reused slab, then poison what was lent (`lendFrames`). */
+  private receiveLent(host: SimHost, device: DeviceId, bytes: Uint8Array): void {
+    if (this.slab.length < bytes.length) this.slab = new Uint8Array(bytes.length);
+    const frame = this.slab.subarray(0, bytes.length);
+    frame.set(bytes);
+    const buf = new Buf(frame);
+    buf.borrowed = true;
+    this.lent++;
+    try {
+      host.receiveFrame(device, buf);
+    } finally {
+      frame.fill(POISON);
+    }
   }
 
   /**

@@ -14,5 +14,5 @@ export type {
   Tap,
   TapRecord,
 } from "./fake-network.ts";
-export { FakeNetwork, Link } from "./fake-network.ts";
+export { FakeNetwork, Link, POISON } from "./fake-network.ts";
 export { Rng } from "./rng.ts";

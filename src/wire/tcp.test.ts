@@ -17,7 +17,7 @@ import {
   tcpSegLen,
   toRepr,
 } from "./tcp.ts";
-import { TcpOptions, tcpOptionsToRepr, tcpSackBlocksWritten } from "./tcp-options.ts";
+import { TcpOptions, tcpOptionsLen, tcpOptionsToRepr, tcpSackBlocksWritten, writeTcpOptions } from "./tcp-options.ts";
 
 // Segments sent by Linux 6.x over a TAP in a network namespace (the peer was a script): the host is
 // 10.9.0.1 / 2001:db8::1, the peer 10.9.0.2 / 2001:db8::2. Checksums are the kernel's.
@@ -486,6 +486,26 @@ const arbRepr = fc.record({
   window: fc.nat({ max: 0xffff }),
   urgent: fc.nat({ max: 0xffff }),
   options: arbOptions,
+});
+
+test("property: headerLen's fast path and the inline NOP NOP TS agree with the general option code", () => {
+  fc.assert(
+    fc.property(arbRepr, (gen) => {
+      const options = JSON.parse(JSON.stringify(gen.options));
+      const t = builderFromRepr({ ...gen, options, payloadLen: 0 }, SRC4, DST4);
+      const ol = tcpOptionsLen(t.options);
+      assert.equal(t.headerLen, 20 + ol);
+      const seg = new Uint8Array(t.headerLen);
+      // The length the serializer passes, and none (the builder computes it): same bytes.
+      t.serialize(seg, 0, 0, t.headerLen);
+      const again = new Uint8Array(t.headerLen);
+      t.serialize(again, 0, 0);
+      assert.deepEqual(again, seg);
+      const want = new Uint8Array(ol);
+      writeTcpOptions(want, 0, t.options);
+      assert.deepEqual(seg.subarray(20), want);
+    }),
+  );
 });
 
 test("property: random reprs serialize, parse (v4 and v6) and come back equal", () => {

@@ -40,6 +40,8 @@ export type TcpFlags = (typeof TcpFlags)[keyof typeof TcpFlags];
 
 /** Fixed header length (data offset 5). */
 export const TCP_HEADER_LEN = 20;
+/** Length of the options NOP NOP TS (RFC 7323 appendix A), which almost every segment carries. */
+const TS_ONLY_LEN = 12;
 
 const SRC_PORT = 0;
 const DST_PORT = 2;
@@ -249,13 +251,21 @@ export class TcpBuilder implements PacketBuilder {
   /** Header length: 20 plus the options rounded up to 4 bytes. */
   get headerLen(): number {
     const raw = this.rawOptions;
-    if (raw === null) return TCP_HEADER_LEN + tcpOptionsLen(this.options);
+    if (raw === null) {
+      const o = this.options;
+      // The options of almost every segment: none, or NOP NOP TS (read in a few loads).
+      if (o.mss < 0 && o.wscale < 0 && !o.sackPermitted && o.sackCount === 0) {
+        return o.hasTs ? TCP_HEADER_LEN + TS_ONLY_LEN : TCP_HEADER_LEN;
+      }
+      return TCP_HEADER_LEN + tcpOptionsLen(o);
+    }
     if (raw.length > TCP_MAX_OPTIONS_LEN) throw new RangeError(`rawOptions of ${raw.length} bytes (at most 40)`);
     return TCP_HEADER_LEN + ((raw.length + 3) & ~3);
   }
 
-  serialize(bytes: Uint8Array, off: number, bodyLen: number): void {
-    const hl = this.headerLen;
+  /** `headerLen`, when given, is this builder's `headerLen` read by the caller (not recomputed). */
+  serialize(bytes: Uint8Array, off: number, bodyLen: number, headerLen?: number): void {
+    const hl = headerLen ?? this.headerLen;
     const b = bytes;
     b[off] = (this.srcPort >>> 8) & 0xff;
     b[off + 1] = this.srcPort & 0xff;
@@ -281,7 +291,25 @@ export class TcpBuilder implements PacketBuilder {
     b[off + 19] = this.urgent & 0xff;
     const raw = this.rawOptions;
     if (raw === null) {
-      if (hl > TCP_HEADER_LEN) writeTcpOptions(b, off + TCP_HEADER_LEN, this.options);
+      const o = this.options;
+      if (hl === TCP_HEADER_LEN + TS_ONLY_LEN && o.hasTs && o.mss < 0 && o.wscale < 0 && !o.sackPermitted) {
+        // NOP NOP TS (RFC 7323 appendix A), as `writeTcpOptions` lays it out, written straight.
+        const i = off + TCP_HEADER_LEN;
+        const tv = o.tsVal;
+        const te = o.tsEcr;
+        b[i] = 1;
+        b[i + 1] = 1;
+        b[i + 2] = 8;
+        b[i + 3] = 10;
+        b[i + 4] = tv >>> 24;
+        b[i + 5] = (tv >>> 16) & 0xff;
+        b[i + 6] = (tv >>> 8) & 0xff;
+        b[i + 7] = tv & 0xff;
+        b[i + 8] = te >>> 24;
+        b[i + 9] = (te >>> 16) & 0xff;
+        b[i + 10] = (te >>> 8) & 0xff;
+        b[i + 11] = te & 0xff;
+      } else if (hl > TCP_HEADER_LEN) writeTcpOptions(b, off + TCP_HEADER_LEN, this.options);
     } else {
       b.set(raw, off + TCP_HEADER_LEN);
       // RFC 9293 3.1: the header is padded with zeros to a 32-bit boundary.

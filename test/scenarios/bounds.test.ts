@@ -1,7 +1,6 @@
 // Every queue and cache of the IP layer is bounded, the bound configurable, and overflowing it
 // counted (issue 3, "Bad input"); plus loopback delivery and UDP through the stack.
 import assert from "node:assert/strict";
-import { test } from "node:test";
 import { type Ipv4Addr, parseV4 } from "../../src/ip/addr.ts";
 import { Ipv4 } from "../../src/ip/version.ts";
 import { Buf } from "../../src/packet/buf.ts";
@@ -9,10 +8,10 @@ import type { Stack, StackOptions } from "../../src/stack.ts";
 import { FakeNetwork, type TapRecord } from "../../src/testing/fake-network.ts";
 import { Icmpv4View } from "../../src/wire/icmpv4.ts";
 import { Ipv4Builder, Ipv4View } from "../../src/wire/ipv4.ts";
-import { addHost, hex, pattern, ping, settle } from "./helpers.ts";
+import { addHost, hex, mode, pattern, ping, settle, testBothModes } from "./helpers.ts";
 
 function pair(options: StackOptions = {}, seed = 3) {
-  const net = new FakeNetwork<Stack>({ seed });
+  const net = new FakeNetwork<Stack>({ seed, lendFrames: mode.lend });
   const a = addHost(net, "a", { macs: ["02:00:00:00:00:0a"], addrs: [["10.0.0.1/24", "2001:db8::a/64"]], options });
   const b = addHost(net, "b", { macs: ["02:00:00:00:00:0b"], addrs: [["10.0.0.2/24", "2001:db8::b/64"]] });
   net.link(["a", 1], ["b", 1], { latency: 1 });
@@ -37,7 +36,7 @@ function fragmentFrame(id: number, offset: number, more: boolean, data: Uint8Arr
   return f;
 }
 
-test("packets awaiting resolution: bounded per neighbour, the overflow counted", () => {
+testBothModes("packets awaiting resolution: bounded per neighbour, the overflow counted", () => {
   const { net, a } = pair({ limits: { neighborPending: 4 } });
   for (let i = 0; i < 20; i++) assert.equal(ping(a.stack, "10.0.0.99", 1, i, pattern(8)), null);
   assert.equal(a.stack.counters.get("neighbor.pending-dropped"), 16);
@@ -55,7 +54,7 @@ test("packets awaiting resolution: bounded per neighbour, the overflow counted",
   assert.equal(a.stack.neighbors(1, 4).length, 0);
 });
 
-test("the neighbour cache is bounded: the oldest entry is evicted", () => {
+testBothModes("the neighbour cache is bounded: the oldest entry is evicted", () => {
   const { a } = pair({ limits: { neighborEntries: 4 } });
   for (let i = 0; i < 10; i++) ping(a.stack, `10.0.0.${100 + i}`, 1, i, pattern(8));
   assert.equal(a.stack.counters.get("neighbor.evicted"), 6);
@@ -65,7 +64,7 @@ test("the neighbour cache is bounded: the oldest entry is evicted", () => {
   );
 });
 
-test("reassembly: the datagram bound, the memory bound and the timeout", () => {
+testBothModes("reassembly: the datagram bound, the memory bound and the timeout", () => {
   const { net, a, tx } = pair({ limits: { reassemblyDatagrams: 2, reassemblyBytes: 5000 } });
   for (let id = 1; id <= 5; id++) net.inject(["a", 1], fragmentFrame(id, 0, true, pattern(16)));
   net.runUntilIdle(net.now + 10);
@@ -90,7 +89,7 @@ test("reassembly: the datagram bound, the memory bound and the timeout", () => {
   }
 });
 
-test("ICMP errors are rate limited by a token bucket", () => {
+testBothModes("ICMP errors are rate limited by a token bucket", () => {
   const { net, a, b, tx } = pair({ limits: { icmpErrorBurst: 3, icmpErrorRate: 1 } });
   const s = b.stack.udp.open(Ipv4);
   assert.equal(typeof s, "number");
@@ -102,7 +101,7 @@ test("ICMP errors are rate limited by a token bucket", () => {
   assert.equal(a.stack.counters.get("icmpv4.tx.error-rate-limited"), 7);
 });
 
-test("the loopback queue is bounded; loopback pings are answered", () => {
+testBothModes("the loopback queue is bounded; loopback pings are answered", () => {
   const { net, a } = pair({ limits: { loopbackQueue: 5 } });
   for (let i = 0; i < 8; i++) ping(a.stack, "127.0.0.1", 2, i, pattern(4));
   assert.equal(a.stack.counters.get("stack.loopback.queue-full"), 3);
@@ -124,7 +123,7 @@ test("the loopback queue is bounded; loopback pings are answered", () => {
   );
 });
 
-test("UDP through the stack: datagrams delivered with their source; port unreachable for closed ports", () => {
+testBothModes("UDP through the stack: datagrams delivered with their source; port unreachable for closed ports", () => {
   const { net, a, b } = pair();
   const rx = a.stack.udp.open(Ipv4) as number;
   assert.equal(a.stack.udp.bind(rx, Ipv4.unspecified, 5000), null);
@@ -144,7 +143,7 @@ test("UDP through the stack: datagrams delivered with their source; port unreach
   assert.deepEqual(ev, { type: "error", socket: tx, code: "ECONNREFUSED" });
 });
 
-test("a frame for a device that is down, unknown devices and VLAN tags are counted", () => {
+testBothModes("a frame for a device that is down, unknown devices and VLAN tags are counted", () => {
   const { a } = pair();
   a.stack.receiveFrame(9, new Buf(new Uint8Array(60)));
   assert.equal(a.stack.counters.get("stack.rx.unknown-device"), 1);

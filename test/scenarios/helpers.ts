@@ -2,6 +2,7 @@
  * Shared helpers for the scenario tests: hosts built on a FakeNetwork, pings sent through the IP
  * layer's `IpSender`, and echo replies and ICMP errors recorded.
  */
+import { test } from "node:test";
 import type { IpAddr } from "../../src/context.ts";
 import type { Ipv4Addr, Ipv6Addr } from "../../src/ip/addr.ts";
 import type { IcmpErrorInfo, IpRxInfo } from "../../src/ip/transport-api.ts";
@@ -101,4 +102,25 @@ export function pattern(n: number): Uint8Array {
  */
 export function settle(net: FakeNetwork<Stack>): void {
   net.advance(10_000);
+}
+
+/** Whether the scenario running now lends its frames (FakeNetwork `lendFrames`); set by `testBothModes`. */
+export const mode = { lend: false };
+
+/**
+ * Register `fn` twice: with frames the stacks may keep, and (name suffixed "(lent frames)") with
+ * frames only lent to them and poisoned once each entry point returned (`Buf.borrowed`). The
+ * scenario builds its network with `lendFrames: mode.lend`; its assertions must hold both ways.
+ */
+export function testBothModes(name: string, fn: () => void | Promise<void>): void {
+  for (const lend of [false, true]) {
+    test(lend ? `${name} (lent frames)` : name, async () => {
+      mode.lend = lend;
+      try {
+        await fn();
+      } finally {
+        mode.lend = false;
+      }
+    });
+  }
 }

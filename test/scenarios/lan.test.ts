@@ -1,7 +1,6 @@
 // Two hosts on one Ethernet link: ARP (RFC 826) and ICMP echo (RFC 792) bytes on the wire, and
 // ICMPv6 echo with neighbour discovery (RFC 4861, RFC 4443).
 import assert from "node:assert/strict";
-import { test } from "node:test";
 import { parseV4 } from "../../src/ip/addr.ts";
 import { Buf } from "../../src/packet/buf.ts";
 import type { Stack } from "../../src/stack.ts";
@@ -11,13 +10,13 @@ import { Icmpv4View } from "../../src/wire/icmpv4.ts";
 import { Icmpv6View } from "../../src/wire/icmpv6.ts";
 import { Ipv4View } from "../../src/wire/ipv4.ts";
 import { Ipv6View } from "../../src/wire/ipv6.ts";
-import { addHost, hex, pattern, ping, settle, toHex } from "./helpers.ts";
+import { addHost, hex, mode, pattern, ping, settle, testBothModes, toHex } from "./helpers.ts";
 
 const MAC_A = "02:00:00:00:00:0a";
 const MAC_B = "02:00:00:00:00:0b";
 
 function lan(seed = 1) {
-  const net = new FakeNetwork<Stack>({ seed });
+  const net = new FakeNetwork<Stack>({ seed, lendFrames: mode.lend });
   const a = addHost(net, "a", { macs: [MAC_A], addrs: [["10.0.0.1/24", "2001:db8::a/64"]] });
   const b = addHost(net, "b", { macs: [MAC_B], addrs: [["10.0.0.2/24", "2001:db8::b/64"]] });
   net.link(["a", 1], ["b", 1], { latency: 1 });
@@ -29,7 +28,7 @@ function lan(seed = 1) {
   return { net, a, b, tx };
 }
 
-test("ping over Ethernet: ARP request and reply bytes, echo request and reply", () => {
+testBothModes("ping over Ethernet: ARP request and reply bytes, echo request and reply", () => {
   const { net, a, b, tx } = lan();
   const payload = pattern(56);
   assert.equal(ping(a.stack, "10.0.0.2", 0x1234, 1, payload), null);
@@ -96,7 +95,7 @@ test("ping over Ethernet: ARP request and reply bytes, echo request and reply", 
   assert.equal(b.stack.counters.get("icmpv4.tx.echo-reply"), 1);
 });
 
-test("ICMPv6 echo with neighbour solicitation and advertisement", () => {
+testBothModes("ICMPv6 echo with neighbour solicitation and advertisement", () => {
   const { net, a, b, tx } = lan(2);
   const payload = pattern(32);
   assert.equal(ping(a.stack, "2001:db8::b", 7, 9, payload), null);
@@ -130,7 +129,7 @@ test("ICMPv6 echo with neighbour solicitation and advertisement", () => {
   assert.equal(b.stack.counters.get("stack.internal-error"), 0);
 });
 
-test("an echo request is answered in the received buffer (same backing store)", () => {
+testBothModes("an echo request is answered in the received buffer (same backing store)", () => {
   const { net, b } = lan(3);
   net.runUntilIdle(net.now + 10);
   const sent: Uint8Array[] = [];

@@ -2,7 +2,6 @@
 // prefixes, and SLAAC addresses (RFC 4862 5.5.3 e, the two-hour rule; 5.5.4 deprecation and
 // removal); and the random delay before the first DAD probe (RFC 4862 5.4.2).
 import assert from "node:assert/strict";
-import { test } from "node:test";
 import type { StackEvent } from "../../src/context.ts";
 import { formatV6, type Ipv6Addr, parseMac } from "../../src/ip/addr.ts";
 import { Ipv6 } from "../../src/ip/version.ts";
@@ -13,12 +12,12 @@ import { EthernetBuilder } from "../../src/wire/ethernet.ts";
 import { IpProto } from "../../src/wire/ipproto.ts";
 import { Ipv6Builder } from "../../src/wire/ipv6.ts";
 import { PrefixInfoOption, RouterAdvertisementBuilder } from "../../src/wire/ndp.ts";
-import { addHost, pattern, ping } from "./helpers.ts";
+import { addHost, mode, pattern, ping, testBothModes } from "./helpers.ts";
 
 const SLAAC = "2001:db8:1::ff:fe00:102";
 
 function setup(seed: number) {
-  const net = new FakeNetwork<Stack>({ seed });
+  const net = new FakeNetwork<Stack>({ seed, lendFrames: mode.lend });
   const r = addHost(net, "r", {
     macs: ["02:00:00:00:01:01"],
     addrs: [["2001:db8:1::1/64"]],
@@ -43,71 +42,74 @@ function addrEvents(evs: StackEvent[], addr: string): string[] {
   return out;
 }
 
-test("short lifetimes: the address is deprecated, the default router expires, then the address and prefix go", () => {
-  const { net, r, h, ras } = setup(11);
-  const events = net.bindings("h");
-  events.takeEvents();
-  assert.equal(
-    r.stack.advertiseRouter(1, {
-      prefixes: ["2001:db8:1::/64"],
-      routerLifetime: 40,
-      validLifetime: 60,
-      preferredLifetime: 20,
-    }),
-    null,
-  );
-  // h stops soliciting once advertised to; the last advertisement it received starts the clocks.
-  net.advance(10_000);
-  assert.ok(ras.length >= 1);
-  const t = ras[ras.length - 1].time;
-  assert.ok(h.stack.addresses(1).includes(`${SLAAC}/64`));
-  assert.deepEqual(addrEvents(events.takeEvents(), SLAAC), ["tentative", "assigned"]);
-  assert.ok(h.stack.routes(6).some((x) => x.subnet === "::/0"));
-  assert.ok(h.stack.routes(6).some((x) => x.subnet === "2001:db8:1::/64"));
+testBothModes(
+  "short lifetimes: the address is deprecated, the default router expires, then the address and prefix go",
+  () => {
+    const { net, r, h, ras } = setup(11);
+    const events = net.bindings("h");
+    events.takeEvents();
+    assert.equal(
+      r.stack.advertiseRouter(1, {
+        prefixes: ["2001:db8:1::/64"],
+        routerLifetime: 40,
+        validLifetime: 60,
+        preferredLifetime: 20,
+      }),
+      null,
+    );
+    // h stops soliciting once advertised to; the last advertisement it received starts the clocks.
+    net.advance(10_000);
+    assert.ok(ras.length >= 1);
+    const t = ras[ras.length - 1].time;
+    assert.ok(h.stack.addresses(1).includes(`${SLAAC}/64`));
+    assert.deepEqual(addrEvents(events.takeEvents(), SLAAC), ["tentative", "assigned"]);
+    assert.ok(h.stack.routes(6).some((x) => x.subnet === "::/0"));
+    assert.ok(h.stack.routes(6).some((x) => x.subnet === "2001:db8:1::/64"));
 
-  // Preferred lifetime (20 s) ends: deprecated (RFC 4862 5.5.4), still ours and still usable.
-  net.advance(t + 19_900 - net.now);
-  assert.deepEqual(addrEvents(events.takeEvents(), SLAAC), []);
-  net.advance(200);
-  assert.deepEqual(addrEvents(events.takeEvents(), SLAAC), ["deprecated"]);
-  assert.equal(h.stack.counters.get("ndp.slaac.deprecated"), 1);
-  assert.ok(h.stack.ip.isLocal(Ipv6, Ipv6.parse(SLAAC) as Ipv6Addr), "a deprecated address is still ours");
-  // With no other global address, a deprecated one is still the source (RFC 6724 rule 3 only orders).
-  assert.equal(formatV6(h.stack.ip.selectSource(Ipv6, Ipv6.parse("2001:db8:1::1") as Ipv6Addr)!), SLAAC);
-  assert.equal(ping(h.stack, "2001:db8:1::1", 9, 1, pattern(20)), null);
-  net.runUntilIdle(net.now + 2000);
-  assert.deepEqual(
-    h.replies.map((x) => x.from),
-    ["2001:db8:1::1"],
-  );
+    // Preferred lifetime (20 s) ends: deprecated (RFC 4862 5.5.4), still ours and still usable.
+    net.advance(t + 19_900 - net.now);
+    assert.deepEqual(addrEvents(events.takeEvents(), SLAAC), []);
+    net.advance(200);
+    assert.deepEqual(addrEvents(events.takeEvents(), SLAAC), ["deprecated"]);
+    assert.equal(h.stack.counters.get("ndp.slaac.deprecated"), 1);
+    assert.ok(h.stack.ip.isLocal(Ipv6, Ipv6.parse(SLAAC) as Ipv6Addr), "a deprecated address is still ours");
+    // With no other global address, a deprecated one is still the source (RFC 6724 rule 3 only orders).
+    assert.equal(formatV6(h.stack.ip.selectSource(Ipv6, Ipv6.parse("2001:db8:1::1") as Ipv6Addr)!), SLAAC);
+    assert.equal(ping(h.stack, "2001:db8:1::1", 9, 1, pattern(20)), null);
+    net.runUntilIdle(net.now + 2000);
+    assert.deepEqual(
+      h.replies.map((x) => x.from),
+      ["2001:db8:1::1"],
+    );
 
-  // Router lifetime (40 s) ends: the default route goes (RFC 4861 6.3.4); the prefix route stays.
-  net.advance(t + 39_900 - net.now);
-  assert.ok(h.stack.routes(6).some((x) => x.subnet === "::/0"));
-  net.advance(200);
-  assert.equal(
-    h.stack.routes(6).some((x) => x.subnet === "::/0"),
-    false,
-  );
-  assert.equal(h.stack.counters.get("ndp.router.expired"), 1);
-  assert.ok(h.stack.routes(6).some((x) => x.subnet === "2001:db8:1::/64"));
-  assert.equal(h.stack.ip.selectSource(Ipv6, Ipv6.parse("2001:db8:99::1") as Ipv6Addr), null, "no route off-link");
+    // Router lifetime (40 s) ends: the default route goes (RFC 4861 6.3.4); the prefix route stays.
+    net.advance(t + 39_900 - net.now);
+    assert.ok(h.stack.routes(6).some((x) => x.subnet === "::/0"));
+    net.advance(200);
+    assert.equal(
+      h.stack.routes(6).some((x) => x.subnet === "::/0"),
+      false,
+    );
+    assert.equal(h.stack.counters.get("ndp.router.expired"), 1);
+    assert.ok(h.stack.routes(6).some((x) => x.subnet === "2001:db8:1::/64"));
+    assert.equal(h.stack.ip.selectSource(Ipv6, Ipv6.parse("2001:db8:99::1") as Ipv6Addr), null, "no route off-link");
 
-  // Valid lifetime (60 s) ends: the address and the on-link prefix are removed.
-  net.advance(t + 60_100 - net.now);
-  assert.deepEqual(addrEvents(events.takeEvents(), SLAAC), ["removed"]);
-  assert.equal(h.stack.addresses(1).includes(`${SLAAC}/64`), false);
-  assert.equal(
-    h.stack.routes(6).some((x) => x.subnet === "2001:db8:1::/64"),
-    false,
-  );
-  assert.equal(h.stack.counters.get("ndp.slaac.expired"), 1);
-  assert.equal(h.stack.counters.get("ndp.prefix.expired"), 1);
-  // Only the link-local address is left.
-  assert.deepEqual(h.stack.addresses(1), ["fe80::ff:fe00:102/64"]);
-});
+    // Valid lifetime (60 s) ends: the address and the on-link prefix are removed.
+    net.advance(t + 60_100 - net.now);
+    assert.deepEqual(addrEvents(events.takeEvents(), SLAAC), ["removed"]);
+    assert.equal(h.stack.addresses(1).includes(`${SLAAC}/64`), false);
+    assert.equal(
+      h.stack.routes(6).some((x) => x.subnet === "2001:db8:1::/64"),
+      false,
+    );
+    assert.equal(h.stack.counters.get("ndp.slaac.expired"), 1);
+    assert.equal(h.stack.counters.get("ndp.prefix.expired"), 1);
+    // Only the link-local address is left.
+    assert.deepEqual(h.stack.addresses(1), ["fe80::ff:fe00:102/64"]);
+  },
+);
 
-test("a renewed preferred lifetime makes a deprecated address preferred again", () => {
+testBothModes("a renewed preferred lifetime makes a deprecated address preferred again", () => {
   const { net, r, h } = setup(12);
   const events = net.bindings("h");
   // A second global address; the destination shares more bits with the SLAAC one (RFC 6724 rule 8).
@@ -127,7 +129,7 @@ test("a renewed preferred lifetime makes a deprecated address preferred again", 
   assert.equal(source(), SLAAC);
 });
 
-test("the two-hour rule: an advertised short valid lifetime cannot cut an address below two hours", () => {
+testBothModes("the two-hour rule: an advertised short valid lifetime cannot cut an address below two hours", () => {
   const { net, r, h } = setup(13);
   const events = net.bindings("h");
   const H = 3600;
@@ -151,36 +153,39 @@ test("the two-hour rule: an advertised short valid lifetime cannot cut an addres
   assert.deepEqual(addrEvents(events.takeEvents(), SLAAC), ["removed"]);
 });
 
-test("DAD: the first solicitation waits a random delay below MAX_RTR_SOLICITATION_DELAY (RFC 4862 5.4.2)", () => {
-  const delays: number[] = [];
-  for (const seed of [1, 2, 3, 4, 5, 6]) {
-    const net = new FakeNetwork<Stack>({ seed });
-    const a = addHost(net, "a", { macs: ["02:00:00:00:00:0a"], addrs: [[]] });
-    addHost(net, "b", { macs: ["02:00:00:00:00:0b"], addrs: [[]] });
-    net.link(["a", 1], ["b", 1], { latency: 1 });
-    net.advance(10_000);
-    const ns: TapRecord[] = [];
-    net.tap((x) => {
-      if (x.dir === "tx" && x.host === "a" && x.bytes[14 + 40] === 135) ns.push(x);
-    });
-    const events = net.bindings("a");
-    events.takeEvents();
-    const t0 = net.now;
-    assert.equal(a.stack.addAddress(1, "2001:db8::7/64"), null);
-    assert.equal(ns.length, 0, "nothing sent synchronously");
-    net.advance(3000);
-    assert.equal(ns.length, 1);
-    const d = ns[0].time - t0;
-    assert.ok(d >= 0 && d < 1000, `delay ${d}`);
-    delays.push(d);
-    // Assigned RetransTimer (1 s) after the solicitation.
-    assert.deepEqual(addrEvents(events.takeEvents(), "2001:db8::7"), ["tentative", "assigned"]);
-  }
-  assert.ok(new Set(delays).size > 1, `delays vary with the seed: ${delays}`);
-});
+testBothModes(
+  "DAD: the first solicitation waits a random delay below MAX_RTR_SOLICITATION_DELAY (RFC 4862 5.4.2)",
+  () => {
+    const delays: number[] = [];
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
+      const net = new FakeNetwork<Stack>({ seed, lendFrames: mode.lend });
+      const a = addHost(net, "a", { macs: ["02:00:00:00:00:0a"], addrs: [[]] });
+      addHost(net, "b", { macs: ["02:00:00:00:00:0b"], addrs: [[]] });
+      net.link(["a", 1], ["b", 1], { latency: 1 });
+      net.advance(10_000);
+      const ns: TapRecord[] = [];
+      net.tap((x) => {
+        if (x.dir === "tx" && x.host === "a" && x.bytes[14 + 40] === 135) ns.push(x);
+      });
+      const events = net.bindings("a");
+      events.takeEvents();
+      const t0 = net.now;
+      assert.equal(a.stack.addAddress(1, "2001:db8::7/64"), null);
+      assert.equal(ns.length, 0, "nothing sent synchronously");
+      net.advance(3000);
+      assert.equal(ns.length, 1);
+      const d = ns[0].time - t0;
+      assert.ok(d >= 0 && d < 1000, `delay ${d}`);
+      delays.push(d);
+      // Assigned RetransTimer (1 s) after the solicitation.
+      assert.deepEqual(addrEvents(events.takeEvents(), "2001:db8::7"), ["tentative", "assigned"]);
+    }
+    assert.ok(new Set(delays).size > 1, `delays vary with the seed: ${delays}`);
+  },
+);
 
-test("dadMaxDelayMs 0: the first solicitation leaves at once", () => {
-  const net = new FakeNetwork<Stack>({ seed: 1 });
+testBothModes("dadMaxDelayMs 0: the first solicitation leaves at once", () => {
+  const net = new FakeNetwork<Stack>({ seed: 1, lendFrames: mode.lend });
   const a = addHost(net, "a", {
     macs: ["02:00:00:00:00:0a"],
     addrs: [[]],
@@ -197,8 +202,8 @@ test("dadMaxDelayMs 0: the first solicitation leaves at once", () => {
   assert.equal(n, 1);
 });
 
-test("the default router and prefix lists are bounded (limits.maxRouters, limits.maxPrefixes)", () => {
-  const net = new FakeNetwork<Stack>({ seed: 21 });
+testBothModes("the default router and prefix lists are bounded (limits.maxRouters, limits.maxPrefixes)", () => {
+  const net = new FakeNetwork<Stack>({ seed: 21, lendFrames: mode.lend });
   const h = addHost(net, "h", {
     macs: ["02:00:00:00:01:02"],
     addrs: [[]],

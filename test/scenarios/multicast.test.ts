@@ -2,7 +2,6 @@
 // reports on join, answers to queries, leave / done messages; checked byte for byte and through
 // the wire parsers.
 import assert from "node:assert/strict";
-import { test } from "node:test";
 import { type Ipv6Addr, parseMac, parseV4 } from "../../src/ip/addr.ts";
 import { Ipv4, Ipv6 } from "../../src/ip/version.ts";
 import { EMPTY_BODY, type PacketBuilder, TooBig } from "../../src/packet/serialize.ts";
@@ -15,13 +14,13 @@ import { IpProto } from "../../src/wire/ipproto.ts";
 import { Ipv4Builder, Ipv4View } from "../../src/wire/ipv4.ts";
 import { Ipv6Builder, Ipv6View } from "../../src/wire/ipv6.ts";
 import { MldBuilder, Mldv2QueryBuilder, type Mldv2ReportView, parseMld, toRepr } from "../../src/wire/mld.ts";
-import { addHost, hex, settle, toHex } from "./helpers.ts";
+import { addHost, hex, mode, settle, testBothModes, toHex } from "./helpers.ts";
 
 const MAC_A = "02:00:00:00:00:0a";
 const MAC_Q = "02:00:00:00:00:0b";
 
 function lan(seed = 3) {
-  const net = new FakeNetwork<Stack>({ seed });
+  const net = new FakeNetwork<Stack>({ seed, lendFrames: mode.lend });
   const a = addHost(net, "a", { macs: [MAC_A], addrs: [["10.0.0.1/24"]] });
   addHost(net, "q", { macs: [MAC_Q], addrs: [["10.0.0.2/24"]] });
   net.link(["a", 1], ["q", 1], { latency: 1 });
@@ -58,7 +57,7 @@ function igmpOf(frames: TapRecord[]) {
   return out;
 }
 
-test("IGMPv2: joining sends two unsolicited reports; a query is answered; leaving sends Leave Group", () => {
+testBothModes("IGMPv2: joining sends two unsolicited reports; a query is answered; leaving sends Leave Group", () => {
   const { net, a, tx } = lan();
   const s = a.stack.udp.open(Ipv4);
   assert.equal(typeof s, "number");
@@ -156,23 +155,25 @@ function mldOf(frames: TapRecord[]) {
   return out;
 }
 
-test("MLDv2: joining sends CHANGE_TO_EXCLUDE reports; a general query is answered; leaving sends CHANGE_TO_INCLUDE", () => {
-  const { net, a, tx } = lan(5);
-  const group = Ipv6.parse("ff05::1:3") as Ipv6Addr;
-  const s = a.stack.udp.open(Ipv6) as number;
-  assert.equal(a.stack.udp.bind(s, Ipv6.unspecified, 5000), null);
-  const t0 = net.now;
-  assert.equal(a.stack.udp.joinGroup(s, group), null);
-  net.runUntilIdle(net.now + 5000);
+testBothModes(
+  "MLDv2: joining sends CHANGE_TO_EXCLUDE reports; a general query is answered; leaving sends CHANGE_TO_INCLUDE",
+  () => {
+    const { net, a, tx } = lan(5);
+    const group = Ipv6.parse("ff05::1:3") as Ipv6Addr;
+    const s = a.stack.udp.open(Ipv6) as number;
+    assert.equal(a.stack.udp.bind(s, Ipv6.unspecified, 5000), null);
+    const t0 = net.now;
+    assert.equal(a.stack.udp.joinGroup(s, group), null);
+    net.runUntilIdle(net.now + 5000);
 
-  const joins = mldOf(tx);
-  assert.equal(joins.length, 2, "RFC 3810 6.1: Robustness Variable state-change reports");
-  assert.equal(joins[0].time, t0);
-  assert.ok(joins[1].time < t0 + 1000, "the repeat within the Unsolicited Report Interval (1 s)");
-  const j = joins[0];
-  const ck = toHex(j.bytes.subarray(14 + 48 + 2, 14 + 48 + 4));
-  // biome-ignore format: packet bytes
-  const want = hex(
+    const joins = mldOf(tx);
+    assert.equal(joins.length, 2, "RFC 3810 6.1: Robustness Variable state-change reports");
+    assert.equal(joins[0].time, t0);
+    assert.ok(joins[1].time < t0 + 1000, "the repeat within the Unsolicited Report Interval (1 s)");
+    const j = joins[0];
+    const ck = toHex(j.bytes.subarray(14 + 48 + 2, 14 + 48 + 4));
+    // biome-ignore format: packet bytes
+    const want = hex(
     "333300000016 02000000000a 86dd" +
     "60000000 0024 00 01 fe80000000000000 000000fffe00000a" +
     "ff020000000000000000000000000016" +
@@ -180,70 +181,71 @@ test("MLDv2: joining sends CHANGE_TO_EXCLUDE reports; a general query is answere
     `8f00 ${ck} 0000 0001` +
     "04 00 0000 ff050000000000000000000000010003",
   );
-  assert.equal(toHex(j.bytes), toHex(want));
-  assert.deepEqual(j.repr, {
-    type: 143,
-    records: [{ type: 4, group: "ff05::1:3", sources: [] }],
-  });
-  assert.equal(joins[1].repr.records?.[0].type, 4);
-  assert.equal(a.stack.groups6(1).includes("ff05::1:3"), true);
+    assert.equal(toHex(j.bytes), toHex(want));
+    assert.deepEqual(j.repr, {
+      type: 143,
+      records: [{ type: 4, group: "ff05::1:3", sources: [] }],
+    });
+    assert.equal(joins[1].repr.records?.[0].type, 4);
+    assert.equal(a.stack.groups6(1).includes("ff05::1:3"), true);
 
-  // An MLDv2 general query (Maximum Response Code 1000 ms) from a link-local querier, hop limit 1.
-  tx.length = 0;
-  const qsrc = Ipv6.parse("fe80::b") as Ipv6Addr;
-  const allNodes = Ipv6.parse("ff02::1") as Ipv6Addr;
-  const ip = new Ipv6Builder(qsrc, allNodes, IpProto.Icmpv6, {
-    hopLimit: 1,
-    exts: [{ type: IpProto.HopByHop, data: new Uint8Array([5, 2, 0, 0, 1, 0]) }],
-  });
-  const tq = net.now;
-  net.inject(
-    ["a", 1],
-    frame(
-      "33:33:00:00:00:01",
-      0x86dd,
-      new Mldv2QueryBuilder(qsrc, allNodes, 1000, Ipv6.unspecified, false, 2, 125),
-      ip,
-    ),
-  );
-  net.runUntilIdle(net.now + 5000);
-  const answers = mldOf(tx);
-  assert.equal(answers.length, 1);
-  assert.ok(answers[0].time >= tq && answers[0].time <= tq + 1000);
-  assert.deepEqual(answers[0].repr, {
-    type: 143,
-    records: [{ type: 2, group: "ff05::1:3", sources: [] }],
-  });
-  assert.equal(a.stack.counters.get("mld.rx.query"), 1);
+    // An MLDv2 general query (Maximum Response Code 1000 ms) from a link-local querier, hop limit 1.
+    tx.length = 0;
+    const qsrc = Ipv6.parse("fe80::b") as Ipv6Addr;
+    const allNodes = Ipv6.parse("ff02::1") as Ipv6Addr;
+    const ip = new Ipv6Builder(qsrc, allNodes, IpProto.Icmpv6, {
+      hopLimit: 1,
+      exts: [{ type: IpProto.HopByHop, data: new Uint8Array([5, 2, 0, 0, 1, 0]) }],
+    });
+    const tq = net.now;
+    net.inject(
+      ["a", 1],
+      frame(
+        "33:33:00:00:00:01",
+        0x86dd,
+        new Mldv2QueryBuilder(qsrc, allNodes, 1000, Ipv6.unspecified, false, 2, 125),
+        ip,
+      ),
+    );
+    net.runUntilIdle(net.now + 5000);
+    const answers = mldOf(tx);
+    assert.equal(answers.length, 1);
+    assert.ok(answers[0].time >= tq && answers[0].time <= tq + 1000);
+    assert.deepEqual(answers[0].repr, {
+      type: 143,
+      records: [{ type: 2, group: "ff05::1:3", sources: [] }],
+    });
+    assert.equal(a.stack.counters.get("mld.rx.query"), 1);
 
-  // A query from a global source is discarded (RFC 3810 5.1.14).
-  tx.length = 0;
-  const bad = Ipv6.parse("2001:db8::b") as Ipv6Addr;
-  const ipBad = new Ipv6Builder(bad, allNodes, IpProto.Icmpv6, { hopLimit: 1 });
-  net.inject(
-    ["a", 1],
-    frame(
-      "33:33:00:00:00:01",
-      0x86dd,
-      new Mldv2QueryBuilder(bad, allNodes, 1000, Ipv6.unspecified, false, 2, 125),
-      ipBad,
-    ),
-  );
-  net.runUntilIdle(net.now + 5000);
-  assert.equal(mldOf(tx).length, 0);
-  assert.equal(a.stack.counters.get("mld.rx.query-ignored"), 1);
+    // A query from a global source is discarded (RFC 3810 5.1.14).
+    tx.length = 0;
+    const bad = Ipv6.parse("2001:db8::b") as Ipv6Addr;
+    const ipBad = new Ipv6Builder(bad, allNodes, IpProto.Icmpv6, { hopLimit: 1 });
+    net.inject(
+      ["a", 1],
+      frame(
+        "33:33:00:00:00:01",
+        0x86dd,
+        new Mldv2QueryBuilder(bad, allNodes, 1000, Ipv6.unspecified, false, 2, 125),
+        ipBad,
+      ),
+    );
+    net.runUntilIdle(net.now + 5000);
+    assert.equal(mldOf(tx).length, 0);
+    assert.equal(a.stack.counters.get("mld.rx.query-ignored"), 1);
 
-  // Leaving: CHANGE_TO_INCLUDE {} twice, then the group is gone from the receive filter.
-  tx.length = 0;
-  assert.equal(a.stack.udp.leaveGroup(s, group), null);
-  net.runUntilIdle(net.now + 5000);
-  const leaves = mldOf(tx);
-  assert.equal(leaves.length, 2);
-  for (const l of leaves) assert.deepEqual(l.repr.records, [{ type: 3, group: "ff05::1:3", sources: [] }]);
-  assert.equal(a.stack.groups6(1).includes("ff05::1:3"), false);
-});
+    // Leaving: CHANGE_TO_INCLUDE {} twice, then the group is gone from the receive filter.
+    tx.length = 0;
+    assert.equal(a.stack.udp.leaveGroup(s, group), null);
+    net.runUntilIdle(net.now + 5000);
+    const leaves = mldOf(tx);
+    assert.equal(leaves.length, 2);
+    for (const l of leaves) assert.deepEqual(l.repr.records, [{ type: 3, group: "ff05::1:3", sources: [] }]);
+    assert.equal(a.stack.groups6(1).includes("ff05::1:3"), false);
+  },
+);
 
-test("MLDv1: after an MLDv1 query the host answers with MLDv1 reports and leaves with Done", () => {
+testBothModes("MLDv1: after an MLDv1 query the host answers with MLDv1 reports and leaves with Done", () => {
   const { net, a, tx } = lan(6);
   const group = Ipv6.parse("ff0e::42") as Ipv6Addr;
   const s = a.stack.udp.open(Ipv6) as number;

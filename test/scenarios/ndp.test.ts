@@ -1,16 +1,15 @@
 // IPv6 address configuration: duplicate address detection (RFC 4862 5.4), router advertisements
 // (RFC 4861 6.3.4) and stateless address autoconfiguration (RFC 4862 5.5).
 import assert from "node:assert/strict";
-import { test } from "node:test";
 import { Ipv6 } from "../../src/ip/version.ts";
 import type { Stack } from "../../src/stack.ts";
 import { FakeNetwork, type TapRecord } from "../../src/testing/fake-network.ts";
 import { Icmpv6View } from "../../src/wire/icmpv6.ts";
 import { Ipv6View } from "../../src/wire/ipv6.ts";
-import { addHost, pattern, ping, settle, toHex } from "./helpers.ts";
+import { addHost, mode, pattern, ping, settle, testBothModes, toHex } from "./helpers.ts";
 
-test("DAD: a tentative address becomes assigned after one second; a duplicate is given up", () => {
-  const net = new FakeNetwork<Stack>({ seed: 4 });
+testBothModes("DAD: a tentative address becomes assigned after one second; a duplicate is given up", () => {
+  const net = new FakeNetwork<Stack>({ seed: 4, lendFrames: mode.lend });
   const a = addHost(net, "a", { macs: ["02:00:00:00:00:0a"], addrs: [[]] });
   const b = addHost(net, "b", { macs: ["02:00:00:00:00:0b"], addrs: [["2001:db8::5/64"]] });
   net.link(["a", 1], ["b", 1], { latency: 1 });
@@ -54,8 +53,8 @@ test("DAD: a tentative address becomes assigned after one second; a duplicate is
   assert.equal(b.stack.addresses(1).includes("2001:db8::5/64"), true);
 });
 
-test("SLAAC: a router advertisement gives a host an address, a default route and the link MTU", () => {
-  const net = new FakeNetwork<Stack>({ seed: 8 });
+testBothModes("SLAAC: a router advertisement gives a host an address, a default route and the link MTU", () => {
+  const net = new FakeNetwork<Stack>({ seed: 8, lendFrames: mode.lend });
   const r = addHost(net, "r", {
     macs: ["02:00:00:00:01:01"],
     addrs: [["2001:db8:1::1/64"]],

@@ -1,15 +1,14 @@
 // The same seed gives the same frames byte for byte; malformed frames never throw out of the stack.
 import assert from "node:assert/strict";
-import { test } from "node:test";
 import fc from "fast-check";
 import { Buf } from "../../src/packet/buf.ts";
 import type { Stack } from "../../src/stack.ts";
 import { FakeNetwork } from "../../src/testing/fake-network.ts";
-import { addHost, pattern, ping, settle, toHex } from "./helpers.ts";
+import { addHost, mode, pattern, ping, settle, testBothModes, toHex } from "./helpers.ts";
 
 /** A lossy, jittery router scenario; returns every frame on the wire as "time host dir hex". */
 function run(seed: number): string[] {
-  const net = new FakeNetwork<Stack>({ seed });
+  const net = new FakeNetwork<Stack>({ seed, lendFrames: mode.lend });
   const a = addHost(net, "a", { macs: ["02:00:00:00:01:02"], addrs: [["10.0.1.2/24", "2001:db8:1::2/64"]] });
   addHost(net, "r", {
     macs: ["02:00:00:00:01:01", "02:00:00:00:02:01"],
@@ -39,7 +38,7 @@ function run(seed: number): string[] {
   return out;
 }
 
-test("the same seed gives the same frames, byte for byte", () => {
+testBothModes("the same seed gives the same frames, byte for byte", () => {
   const x = run(11);
   const y = run(11);
   assert.ok(x.length > 60);
@@ -49,7 +48,7 @@ test("the same seed gives the same frames, byte for byte", () => {
 
 /** Frames captured from a normal exchange: ARP, IPv4, IPv6, ICMP, NDP, fragments. */
 function capture(): Uint8Array[] {
-  const net = new FakeNetwork<Stack>({ seed: 5 });
+  const net = new FakeNetwork<Stack>({ seed: 5, lendFrames: mode.lend });
   const a = addHost(net, "a", { macs: ["02:00:00:00:00:0a"], addrs: [["10.0.0.1/24", "2001:db8::a/64"]] });
   addHost(net, "b", { macs: ["02:00:00:00:00:0b"], addrs: [["10.0.0.2/24", "2001:db8::b/64"]] });
   net.link(["a", 1], ["b", 1]);
@@ -67,7 +66,7 @@ function capture(): Uint8Array[] {
 }
 
 function victim(): { stack: Stack; net: FakeNetwork<Stack> } {
-  const net = new FakeNetwork<Stack>({ seed: 9 });
+  const net = new FakeNetwork<Stack>({ seed: 9, lendFrames: mode.lend });
   const h = addHost(net, "v", {
     macs: ["02:00:00:00:00:0b"],
     addrs: [["10.0.0.2/24", "2001:db8::b/64"]],
@@ -77,7 +76,7 @@ function victim(): { stack: Stack; net: FakeNetwork<Stack> } {
   return { stack: h.stack, net };
 }
 
-test("every truncation and every single-bit flip of real frames is handled without throwing", () => {
+testBothModes("every truncation and every single-bit flip of real frames is handled without throwing", () => {
   const frames = capture();
   assert.ok(frames.length >= 8);
   const { stack, net } = victim();
@@ -95,7 +94,7 @@ test("every truncation and every single-bit flip of real frames is handled witho
   assert.ok(stack.counters.get("ethernet.rx.too-short") > 0);
 });
 
-test("random frames never throw (fast-check)", () => {
+testBothModes("random frames never throw (fast-check)", () => {
   const frames = capture();
   const { stack, net } = victim();
   fc.assert(

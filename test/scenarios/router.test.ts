@@ -14,7 +14,7 @@ import { Icmpv6EchoBuilder, Icmpv6View } from "../../src/wire/icmpv6.ts";
 import { IpProto } from "../../src/wire/ipproto.ts";
 import { Ipv4View } from "../../src/wire/ipv4.ts";
 import { Ipv6View } from "../../src/wire/ipv6.ts";
-import { addHost, pattern, ping, settle, toHex } from "./helpers.ts";
+import { addHost, mode, pattern, ping, settle, testBothModes, toHex } from "./helpers.ts";
 
 const MAC_A = "02:00:00:00:01:02";
 const MAC_R1 = "02:00:00:00:01:01";
@@ -30,7 +30,7 @@ interface Topo {
 
 /** a (10.0.1.2) -- link1 -- (10.0.1.1) r (10.0.2.1) -- link2 -- (10.0.2.2) b; the same in 2001:db8:1::/64, :2::/64. */
 function topology(t: Topo = {}) {
-  const net = new FakeNetwork<Stack>({ seed: t.seed ?? 7 });
+  const net = new FakeNetwork<Stack>({ seed: t.seed ?? 7, lendFrames: mode.lend });
   const a = addHost(net, "a", {
     macs: [MAC_A],
     addrs: [["10.0.1.2/24", "2001:db8:1::2/64"]],
@@ -82,7 +82,7 @@ function noInternalErrors(...hosts: { stack: Stack }[]) {
     assert.equal(h.stack.counters.get("stack.internal-error"), 0, String(h.stack.lastInternalError));
 }
 
-test("IPv4 ping across the router: TTL decremented, checksum patched, link header rewritten", () => {
+testBothModes("IPv4 ping across the router: TTL decremented, checksum patched, link header rewritten", () => {
   const { net, a, r, b, frames } = topology();
   const payload = pattern(64);
   assert.equal(ping(a.stack, "10.0.2.2", 42, 1, payload), null);
@@ -103,7 +103,7 @@ test("IPv4 ping across the router: TTL decremented, checksum patched, link heade
   noInternalErrors(a, r, b);
 });
 
-test("the forwarded frame is the received buffer (no copy)", () => {
+testBothModes("the forwarded frame is the received buffer (no copy)", () => {
   const { net, a, r } = topology();
   // Warm the neighbour caches.
   ping(a.stack, "10.0.2.2", 1, 1, pattern(8));
@@ -128,7 +128,7 @@ test("the forwarded frame is the received buffer (no copy)", () => {
   assert.equal(a.replies.length, 2);
 });
 
-test("IPv6 ping across the router: hop limit decremented", () => {
+testBothModes("IPv6 ping across the router: hop limit decremented", () => {
   const { net, a, r, b, frames } = topology();
   const payload = pattern(100);
   assert.equal(ping(a.stack, "2001:db8:2::2", 5, 6, payload), null);
@@ -167,7 +167,7 @@ for (const [name, dst] of [
   });
 }
 
-test("IPv4 TTL expiry: the router answers with time exceeded", () => {
+testBothModes("IPv4 TTL expiry: the router answers with time exceeded", () => {
   const { net, a, r, frames } = topology();
   const body = new BytesBody(pattern(16)).wrapIn(new Icmpv4EchoBuilder(8, 77, 3));
   const dst = parseV4("10.0.2.2") as Ipv4Addr;
@@ -193,7 +193,7 @@ test("IPv4 TTL expiry: the router answers with time exceeded", () => {
   assert.equal(a.replies.length, 0);
 });
 
-test("IPv6 hop limit expiry: time exceeded from the router", () => {
+testBothModes("IPv6 hop limit expiry: time exceeded from the router", () => {
   const { net, a, frames } = topology();
   const src = parseV6("2001:db8:1::2") as Ipv6Addr;
   const dst = parseV6("2001:db8:2::2") as Ipv6Addr;
@@ -210,7 +210,7 @@ test("IPv6 hop limit expiry: time exceeded from the router", () => {
   );
 });
 
-test("an unresolvable neighbour: three ARP requests, then host unreachable", () => {
+testBothModes("an unresolvable neighbour: three ARP requests, then host unreachable", () => {
   const { net, a, r, frames } = topology();
   assert.equal(ping(a.stack, "10.0.2.99", 3, 4, pattern(10)), null);
   net.runUntilIdle(net.now + 60_000);
@@ -233,7 +233,7 @@ test("an unresolvable neighbour: three ARP requests, then host unreachable", () 
   assert.equal(r.stack.neighbors(2, 4).length, 0);
 });
 
-test("an unresolvable IPv6 neighbour: three solicitations, then address unreachable", () => {
+testBothModes("an unresolvable IPv6 neighbour: three solicitations, then address unreachable", () => {
   const { net, a, r, frames } = topology();
   assert.equal(ping(a.stack, "2001:db8:2::99", 3, 4, pattern(10)), null);
   net.runUntilIdle(net.now + 60_000);
@@ -255,7 +255,7 @@ test("an unresolvable IPv6 neighbour: three solicitations, then address unreacha
   assert.equal(r.stack.counters.get("neighbor.resolution-failed"), 1);
 });
 
-test("IPv6 path MTU: packet too big lowers the estimate; later pings are fragmented at the source", () => {
+testBothModes("IPv6 path MTU: packet too big lowers the estimate; later pings are fragmented at the source", () => {
   const { net, a, r, b, frames } = topology({ mtu2: 1280 });
   const dst = parseV6("2001:db8:2::2") as Ipv6Addr;
   assert.equal(a.stack.ip.maxPayload(Ipv6, dst), 1460);
@@ -285,7 +285,7 @@ test("IPv6 path MTU: packet too big lowers the estimate; later pings are fragmen
   noInternalErrors(a, r, b);
 });
 
-test("IPv4 path MTU: fragmentation needed with DF; without DF the router fragments", () => {
+testBothModes("IPv4 path MTU: fragmentation needed with DF; without DF the router fragments", () => {
   const { net, a, r, frames } = topology({ mtu2: 1000 });
   const dst = parseV4("10.0.2.2") as Ipv4Addr;
   const body = () => new BytesBody(pattern(1400)).wrapIn(new Icmpv4EchoBuilder(8, 2, 1));

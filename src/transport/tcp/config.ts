@@ -56,6 +56,14 @@ export interface TcpConfig extends Required<TcpSocketOptions> {
   finWait2Timeout: number;
   /** Delayed ACK timeout (RFC 9293 3.8.6.3: < 0.5 s; RFC 5681 4.2: <= 500 ms). Default 40 ms. */
   delayedAckMs: number;
+  /**
+   * Inside a receive batch (`TcpLayer.beginBatch` / `endBatch`, the Stack's `beginBatch` /
+   * `receiveFrames`), the ACK owed for every second full-sized segment waits for the end of the
+   * batch, as long as fewer than this many bytes are unacknowledged: one cumulative ACK per
+   * connection per batch (RFC 9293 3.8.6.3 / RFC 5681 4.2 allow stretch ACKs; Linux's GRO makes the
+   * same). 0: no deferral. Default 65 536.
+   */
+  batchAckBytes: number;
   /** RFC 7323 window scaling. */
   windowScaling: boolean;
   /** RFC 7323 timestamps (RTTM and PAWS). */
@@ -112,6 +120,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = {
   timeWaitMs: 60_000,
   finWait2Timeout: 60_000,
   delayedAckMs: 40,
+  batchAckBytes: 65536,
   windowScaling: true,
   timestamps: true,
   sack: true,

@@ -92,6 +92,11 @@ export interface ConnHost {
   transmit(c: TcpConnection, seq: number, flags: number, dataOff: number, dataLen: number, syn: boolean): void;
   /** RFC 5961 7: may a challenge ACK be sent now (rate limit)? */
   challengeAckAllowed(): boolean;
+  /**
+   * Inside a receive batch: note that `c` owes an ACK, to be sent (one cumulative ACK) when the
+   * batch ends. False outside a batch (the ACK goes now).
+   */
+  deferAck(c: TcpConnection): boolean;
   /** A passive connection reached ESTABLISHED: queue it for accept. False when the backlog is full. */
   established(c: TcpConnection): boolean;
   /** The connection reached CLOSED (`error` set when it failed) or TIME-WAIT. */
@@ -251,6 +256,8 @@ export class TcpConnection {
   ackDelayed = false;
   /** Full-sized segments received since the last ACK sent. */
   unackedSegs = 0;
+  /** On the layer's list of connections owing an ACK at the end of the receive batch. */
+  ackBatched = false;
 
   // ---- socket flags ----
   noDelay: boolean;
@@ -1007,10 +1014,25 @@ export class TcpConnection {
       this.ackNow = true;
     } else {
       this.unackedSegs += plen >= this.smss ? 1 : 0.5;
-      if (this.unackedSegs >= 2 || this.host.config.delayedAckMs === 0) this.ackNow = true;
-      else if (!this.ackDelayed) {
+      const cfg = this.host.config;
+      if (this.unackedSegs < 2 && cfg.delayedAckMs !== 0) {
+        if (!this.ackDelayed) {
+          this.ackDelayed = true;
+          this.delackAt = now + cfg.delayedAckMs;
+        }
+      } else if (
+        cfg.delayedAckMs === 0 ||
+        seqSub(this.rcvNxt, this.lastAckSent) >= cfg.batchAckBytes ||
+        !this.host.deferAck(this)
+      ) {
+        this.ackNow = true;
+      } else if (!this.ackDelayed) {
+        // RFC 9293 3.8.6.3 / RFC 5681 4.2: inside a receive batch the ACK every second full-sized
+        // segment asks for becomes one cumulative ACK at the batch's end (a stretch ACK, as Linux
+        // sends after GRO), at most `batchAckBytes` behind. The delayed-ACK timer stays armed as a
+        // bound should the batch never be closed.
         this.ackDelayed = true;
-        this.delackAt = now + this.host.config.delayedAckMs;
+        this.delackAt = now + cfg.delayedAckMs;
       }
     }
     if (this.peerFinPending && this.rcvNxt === this.peerFinSeq) this.receiveFin(now);

@@ -229,6 +229,18 @@ export class TcpLayer implements TransportProtocol, ConnHost {
   private readonly tsOffset: number;
   /** Connections in the demux table. */
   private live = 0;
+  /** Nesting depth of `beginBatch` (receive batches). */
+  private batchDepth = 0;
+  /** Connections owing the ACK deferred to the end of the current batch (`deferAck`). */
+  private readonly batchAcks: (TcpConnection | null)[] = [];
+  private batchAckCount = 0;
+  /**
+   * The clock, read once per call into the layer: while `inCall` > 0, `now()` is `callNow` and
+   * `tsNow()` its timestamp-clock value (`callTs`, -1 until first asked for).
+   */
+  private inCall = 0;
+  private callNow = 0;
+  private callTs = -1;
 
   // ---- reused per segment ----
   private readonly view = new TcpView();
@@ -239,12 +251,17 @@ export class TcpLayer implements TransportProtocol, ConnHost {
   private readonly txEmpty: Nested;
   private readonly reply = new ReplyBody();
   private readonly txReply: Nested;
+  // Every optional field present, so the IP layer's reads of them find own properties.
   private readonly sendOpts: IpSendOptions<TcpAddrAny> = {
     src: null,
     dst: 0,
     proto: IpProto.Tcp,
+    ttl: undefined,
     dontFragment: true,
+    device: undefined,
   };
+  /** The connection the last lookup found (consecutive segments are mostly for one connection). */
+  private lastConn: TcpConnection | null = null;
   /** The received packet while it is being processed: the first empty reply is written into it. */
   private rxBuf: Buf | null = null;
   private rxReplyOff = 0;
@@ -276,11 +293,81 @@ export class TcpLayer implements TransportProtocol, ConnHost {
   // ================= ConnHost =================
 
   now(): number {
-    return this.clock();
+    return this.inCall > 0 ? this.callNow : this.clock();
   }
 
   tsNow(): number {
-    return (Math.floor(this.clock()) + this.tsOffset) >>> 0;
+    if (this.inCall === 0) return (Math.floor(this.clock()) + this.tsOffset) >>> 0;
+    let ts = this.callTs;
+    if (ts < 0) {
+      ts = (Math.floor(this.callNow) + this.tsOffset) >>> 0;
+      this.callTs = ts;
+    }
+    return ts;
+  }
+
+  /** Start a call into the layer: the clock is read here, once, for everything the call does. */
+  private enter(): number {
+    if (this.inCall++ === 0) {
+      this.callNow = this.clock();
+      this.callTs = -1;
+    }
+    return this.callNow;
+  }
+
+  private exit(): void {
+    this.inCall--;
+  }
+
+  deferAck(c: TcpConnection): boolean {
+    if (this.batchDepth === 0) return false;
+    if (!c.ackBatched) {
+      c.ackBatched = true;
+      this.batchAcks[this.batchAckCount++] = c;
+    }
+    return true;
+  }
+
+  /**
+   * Start a receive batch: until the matching `endBatch`, the ACK that every second full-sized
+   * segment asks for is deferred and sent once per connection when the batch ends (at most
+   * `config.batchAckBytes` behind). Out-of-order data, FINs, window updates and duplicate ACKs stay
+   * immediate. Batches nest; only the outermost end sends.
+   */
+  beginBatch(): void {
+    this.batchDepth++;
+  }
+
+  /** Connections whose ACK waits for the end of the current batch. */
+  get deferredAcks(): number {
+    return this.batchAckCount;
+  }
+
+  /** End a receive batch: one cumulative ACK for each connection that deferred one. */
+  endBatch(): void {
+    if (this.batchDepth === 0 || --this.batchDepth > 0) return;
+    const n = this.batchAckCount;
+    if (n === 0) return;
+    const list = this.batchAcks;
+    const now = this.enter();
+    try {
+      for (let i = 0; i < n; i++) {
+        const c = list[i] as TcpConnection;
+        c.ackBatched = false;
+        // Still owed (no segment since carried it) and the connection is still there.
+        if (c.ackDelayed && c.state !== TcpState.Closed) {
+          c.ackNow = true;
+          c.output(now);
+        }
+      }
+    } finally {
+      for (let i = 0; i < n; i++) {
+        (list[i] as TcpConnection).ackBatched = false;
+        list[i] = null;
+      }
+      this.batchAckCount = 0;
+      this.exit();
+    }
   }
 
   setTimer(c: TcpConnection, at: number): void {
@@ -354,6 +441,7 @@ export class TcpLayer implements TransportProtocol, ConnHost {
     if (c.inTable) {
       this.unhash(c);
       c.inTable = false;
+      if (this.lastConn === c) this.lastConn = null;
       c.hashNext = null;
       this.live--;
       this.portRelease(c.I, c.localPort);
@@ -477,7 +565,7 @@ export class TcpLayer implements TransportProtocol, ConnHost {
       opts.tsVal = ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
       opts.tsEcr = ((b[o + 4] << 24) | (b[o + 5] << 16) | (b[o + 6] << 8) | b[o + 7]) >>> 0;
     } else v.readOptions(opts);
-    const now = this.clock();
+    const now = this.enter();
     this.rxBuf = buf;
     this.rxReplyOff = v.payloadOff;
     try {
@@ -506,6 +594,7 @@ export class TcpLayer implements TransportProtocol, ConnHost {
       else this.closedInput(I, src, dst, v);
     } finally {
       this.rxBuf = null;
+      this.exit();
     }
   }
 
@@ -528,7 +617,13 @@ export class TcpLayer implements TransportProtocol, ConnHost {
   /** The Stack's timer dispatch for `{ kind: "tcp", socket }`. */
   handleTimer(socket: SocketId): void {
     const c = this.conns.get(socket);
-    if (c !== undefined && c.state !== TcpState.Closed) c.onTimer(this.clock());
+    if (c === undefined || c.state === TcpState.Closed) return;
+    const now = this.enter();
+    try {
+      c.onTimer(now);
+    } finally {
+      this.exit();
+    }
   }
 
   // ================= CLOSED and LISTEN =================
@@ -763,6 +858,19 @@ export class TcpLayer implements TransportProtocol, ConnHost {
     remote: TcpAddrAny,
     rport: number,
   ): TcpConnection | null {
+    const last = this.lastConn;
+    if (
+      last !== null &&
+      last.localPort === lport &&
+      last.remotePort === rport &&
+      last.I === I &&
+      last.inTable &&
+      (typeof remote === "number"
+        ? last.remote === remote && last.local === local
+        : I.equals(last.remote, remote) && I.equals(last.local, local))
+    ) {
+      return last;
+    }
     let c = this.table.get(this.hashOf(I, local, lport, remote, rport)) ?? null;
     while (c !== null) {
       if (
@@ -772,6 +880,7 @@ export class TcpLayer implements TransportProtocol, ConnHost {
         I.equals(c.remote, remote) &&
         I.equals(c.local, local)
       ) {
+        if (c.inTable) this.lastConn = c;
         return c;
       }
       c = c.hashNext;
@@ -939,7 +1048,12 @@ export class TcpLayer implements TransportProtocol, ConnHost {
     ) {
       return c.error === "ECONNRESET" ? "ECONNRESET" : "EPIPE";
     }
-    return c.write(data, off, len);
+    this.enter();
+    try {
+      return c.write(data, off, len);
+    } finally {
+      this.exit();
+    }
   }
 
   /**
@@ -951,7 +1065,12 @@ export class TcpLayer implements TransportProtocol, ConnHost {
     if (c === undefined) return -1;
     const n = c.recvBuf.read(into, off, len);
     if (n === 0 && len > 0) return c.peerFin || c.state === TcpState.Closed ? -1 : 0;
-    c.afterRead();
+    this.enter();
+    try {
+      c.afterRead();
+    } finally {
+      this.exit();
+    }
     return n;
   }
 
