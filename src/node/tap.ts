@@ -481,14 +481,9 @@ export class TapLink implements Link {
       done = this.fed.splice(0, last - base);
       this.fedBase = last;
     }
-    this.stats.rxFrames += n;
-    this.stats.rxBytes += bytes;
-    this.batches++;
-    this.rxBatch = n;
     try {
-      cb(frames);
+      this.deliver(cb, frames, bytes);
     } finally {
-      this.rxBatch = 0;
       if (done !== null && !this.closed) {
         if (this.lending) for (let i = 0; i < done.length; i++) this.spare.push(done[i]);
         // The thread holds the pools from `last` on; keep two ahead of it.
@@ -528,18 +523,26 @@ export class TapLink implements Link {
       bytes += len;
     }
     this.poolOff = off;
-    this.stats.rxFrames += n;
-    this.stats.rxBytes += bytes;
-    this.batches++;
-    this.rxBatch = n;
     try {
-      cb(frames);
+      this.deliver(cb, frames, bytes);
     } finally {
-      this.rxBatch = 0;
       // Lent frames were handled: the pool's bytes may be read into again.
       if (this.lending) this.poolOff = 0;
     }
   };
+
+  /** Count a batch and hand it to the callback (`rxBatch` tells `send` how large it is). */
+  private deliver(cb: FramesCallback, frames: Uint8Array[], bytes: number): void {
+    this.stats.rxFrames += frames.length;
+    this.stats.rxBytes += bytes;
+    this.batches++;
+    this.rxBatch = frames.length;
+    try {
+      cb(frames);
+    } finally {
+      this.rxBatch = 0;
+    }
+  }
 }
 
 /**

@@ -31,7 +31,7 @@ import {
   NeighborAdvertisementBuilder,
   NeighborSolicitationView,
 } from "../../src/wire/ndp.ts";
-import { addHost, pattern, settle, toHex } from "./helpers.ts";
+import { addHost, pattern, routerTopology, settle, toHex } from "./helpers.ts";
 
 const mac = (s: string) => parseMac(s) as MacAddr;
 const v4 = (s: string) => Ipv4.parse(s) as Ipv4Addr;
@@ -278,26 +278,7 @@ test("lent frames: echo replies queued behind ARP and NDP resolution, and the IC
 
 function routed(seed: number, lend: boolean, link: LinkOptions = {}) {
   const { net, wire } = network(seed, lend);
-  const a = addHost(net, "a", { macs: ["02:00:00:00:01:0a"], addrs: [["10.0.1.2/24", "2001:db8:1::2/64"]] });
-  const r = addHost(net, "r", {
-    macs: ["02:00:00:00:01:01", "02:00:00:00:02:01"],
-    addrs: [
-      ["10.0.1.1/24", "2001:db8:1::1/64"],
-      ["10.0.2.1/24", "2001:db8:2::1/64"],
-    ],
-    options: { forwarding: { v4: true, v6: true } },
-  });
-  const b = addHost(net, "b", { macs: ["02:00:00:00:02:0b"], addrs: [["10.0.2.2/24", "2001:db8:2::2/64"]] });
-  a.stack.addRoute("0.0.0.0/0", { gateway: "10.0.1.1" });
-  a.stack.addRoute("::/0", { gateway: "2001:db8:1::1" });
-  b.stack.addRoute("0.0.0.0/0", { gateway: "10.0.2.1" });
-  b.stack.addRoute("::/0", { gateway: "2001:db8:2::1" });
-  const l1 = net.link(["a", 1], ["r", 1], { latency: 2 });
-  const l2 = net.link(["r", 2], ["b", 1], { latency: 2 });
-  settle(net);
-  Object.assign(l1.options, link);
-  Object.assign(l2.options, link);
-  return { net, wire, a, r, b };
+  return { net, wire, ...routerTopology(net, link) };
 }
 
 function sendEcho(stack: Stack, dst: string, id: number, seq: number, ttl?: number) {

@@ -9,7 +9,7 @@ import type { IcmpErrorInfo, IpRxInfo } from "../../src/ip/transport-api.ts";
 import { Ipv4, Ipv6, parseIp } from "../../src/ip/version.ts";
 import { BytesBody } from "../../src/packet/serialize.ts";
 import { Stack, type StackOptions } from "../../src/stack.ts";
-import type { FakeNetwork } from "../../src/testing/fake-network.ts";
+import type { FakeNetwork, LinkOptions } from "../../src/testing/fake-network.ts";
 import { Icmpv4EchoBuilder, Icmpv4Type } from "../../src/wire/icmpv4.ts";
 import { Icmpv6EchoBuilder, Icmpv6Type } from "../../src/wire/icmpv6.ts";
 import { IpProto } from "../../src/wire/ipproto.ts";
@@ -123,4 +123,33 @@ export function testBothModes(name: string, fn: () => void | Promise<void>): voi
       }
     });
   }
+}
+
+/**
+ * a (10.0.1.2, 2001:db8:1::2) -- r (forwarding) -- b (10.0.2.2, 2001:db8:2::2) on `net`, default
+ * routes through r, links of 2 ms; `link` (loss, reordering, ...) applies once address configuration
+ * has settled.
+ */
+export function routerTopology(net: FakeNetwork<Stack>, link: LinkOptions = {}) {
+  const a = addHost(net, "a", { macs: ["02:00:00:00:01:0a"], addrs: [["10.0.1.2/24", "2001:db8:1::2/64"]] });
+  const r = addHost(net, "r", {
+    macs: ["02:00:00:00:01:01", "02:00:00:00:02:01"],
+    addrs: [
+      ["10.0.1.1/24", "2001:db8:1::1/64"],
+      ["10.0.2.1/24", "2001:db8:2::1/64"],
+    ],
+    options: { forwarding: { v4: true, v6: true } },
+  });
+  const b = addHost(net, "b", { macs: ["02:00:00:00:02:0b"], addrs: [["10.0.2.2/24", "2001:db8:2::2/64"]] });
+  a.stack.addRoute("0.0.0.0/0", { gateway: "10.0.1.1" });
+  a.stack.addRoute("::/0", { gateway: "2001:db8:1::1" });
+  b.stack.addRoute("0.0.0.0/0", { gateway: "10.0.2.1" });
+  b.stack.addRoute("::/0", { gateway: "2001:db8:2::1" });
+  const l1 = net.link(["a", 1], ["r", 1], { latency: 2 });
+  const l2 = net.link(["r", 2], ["b", 1], { latency: 2 });
+  settle(net);
+  // Impair the links only after address configuration has settled.
+  Object.assign(l1.options, link);
+  Object.assign(l2.options, link);
+  return { a, r, b };
 }

@@ -6,30 +6,11 @@ import type { StackEvent } from "../../src/context.ts";
 import { type IpVersion, Ipv4, Ipv6 } from "../../src/ip/version.ts";
 import type { Stack } from "../../src/stack.ts";
 import { FakeNetwork, type LinkOptions } from "../../src/testing/fake-network.ts";
-import { addHost, mode, pattern, settle, testBothModes } from "./helpers.ts";
+import { mode, pattern, routerTopology, testBothModes } from "./helpers.ts";
 
 function topology(seed: number, link: LinkOptions) {
   const net = new FakeNetwork<Stack>({ seed, lendFrames: mode.lend });
-  const a = addHost(net, "a", { macs: ["02:00:00:00:01:0a"], addrs: [["10.0.1.2/24", "2001:db8:1::2/64"]] });
-  const r = addHost(net, "r", {
-    macs: ["02:00:00:00:01:01", "02:00:00:00:02:01"],
-    addrs: [
-      ["10.0.1.1/24", "2001:db8:1::1/64"],
-      ["10.0.2.1/24", "2001:db8:2::1/64"],
-    ],
-    options: { forwarding: { v4: true, v6: true } },
-  });
-  const b = addHost(net, "b", { macs: ["02:00:00:00:02:0b"], addrs: [["10.0.2.2/24", "2001:db8:2::2/64"]] });
-  a.stack.addRoute("0.0.0.0/0", { gateway: "10.0.1.1" });
-  a.stack.addRoute("::/0", { gateway: "2001:db8:1::1" });
-  b.stack.addRoute("0.0.0.0/0", { gateway: "10.0.2.1" });
-  b.stack.addRoute("::/0", { gateway: "2001:db8:2::1" });
-  const l1 = net.link(["a", 1], ["r", 1], { latency: 2 });
-  const l2 = net.link(["r", 2], ["b", 1], { latency: 2 });
-  settle(net);
-  // Impair the links only after address configuration has settled.
-  Object.assign(l1.options, link);
-  Object.assign(l2.options, link);
+  const { a, r, b } = routerTopology(net, link);
   return { net, a: a.stack, r: r.stack, b: b.stack };
 }
 
