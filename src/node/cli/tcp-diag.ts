@@ -3,24 +3,12 @@
  * nothing arrives): the RFC 9293 state, the send and receive sequence variables, windows,
  * retransmissions and the RTO, and the neighbour (ARP / NDP) entry of the next hop.
  *
- * Sequence numbers are shown relative to the initial ones (ISS, IRS) like tcpdump does, when the
- * connection object exposes them, with the absolute values otherwise.
+ * Sequence numbers are shown relative to the initial ones (ISS, IRS) like tcpdump does.
  */
 import type { DeviceId } from "../../context.ts";
 import { formatIp, parseIp } from "../../ip/version.ts";
 import type { Socket } from "../net.ts";
 import type { NodeStack } from "../node-stack.ts";
-
-/** Fields of the core's connection read when present (not part of TcpInfo; see `tcpDiagnostics`). */
-interface ConnExtras {
-  iss?: unknown;
-  irs?: unknown;
-  sndMax?: unknown;
-  retries?: unknown;
-  lastRecvAt?: unknown;
-}
-
-const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
 
 /** `a - b` in 32-bit sequence space (0 .. 2^32-1). */
 const seqRel = (a: number, base: number | null): number => (base === null ? a : (a - base) >>> 0);
@@ -33,16 +21,15 @@ function ms(v: number): string {
 /**
  * The TCP part: `TCP state ESTABLISHED, snd.una/nxt 78/78, rcv.nxt 1449, snd.wnd 64256, rcv.wnd
  * 65535, retransmitted 0 segments (0 timeouts, 0 unanswered), RTO 1000 ms, srtt 2 ms, last segment
- * 30.0 s ago`. Retransmission counts are the stack's (one connection in `fetch`). "no TCP
+ * 30.0 s ago`. Retransmitted segments and unanswered timeouts are the connection's, timeouts the stack's. "no TCP
  * connection" when the socket has none (not yet opened, or closed).
  */
 export function tcpDiagnostics(stack: NodeStack, socket: Socket | null): string {
   const id = socket?.socketId ?? null;
   const info = id === null ? null : stack.tcp.info(id);
   if (id === null || info === null) return "no TCP connection";
-  const c = stack.tcp.connection(id) as ConnExtras | null;
-  const iss = num(c?.iss);
-  const irs = num(c?.irs);
+  const iss = info.iss;
+  const irs = info.irs;
   // Before the SYN-ACK, IRS is meaningless: show RCV.NXT as it is.
   const synSent = info.state === "SYN-SENT";
   const parts = [
@@ -55,18 +42,16 @@ export function tcpDiagnostics(stack: NodeStack, socket: Socket | null): string 
   if (info.recvBuffered > 0 || info.sendBuffered > 0) {
     parts.push(`buffered ${info.sendBuffered} out ${info.recvBuffered} in`);
   }
-  const counters = stack.stack.counters;
-  const rtx = counters.get("tcp.retransmit");
-  const rto = counters.get("tcp.rto");
-  const retries = num(c?.retries);
+  const rtx = info.retransmits;
+  const rto = stack.stack.counters.get("tcp.rto");
   parts.push(
     `retransmitted ${rtx} segment${rtx === 1 ? "" : "s"} (${rto} timeout${rto === 1 ? "" : "s"}` +
-      `${retries !== null ? `, ${retries} unanswered` : ""})`,
+      `, ${info.retries} unanswered)`,
   );
   parts.push(`RTO ${ms(info.rto)}`);
   if (info.srtt > 0) parts.push(`srtt ${ms(info.srtt)}`);
-  const last = num(c?.lastRecvAt);
-  if (last !== null && last > 0 && !synSent) parts.push(`last segment ${ms(stack.bindings.now() - last)} ago`);
+  const last = info.lastRecvAt;
+  if (last > 0 && !synSent) parts.push(`last segment ${ms(stack.bindings.now() - last)} ago`);
   return parts.join(", ");
 }
 

@@ -231,6 +231,8 @@ export class TcpConnection {
   /** RFC 6675 HighRxt + 1. */
   rxtEnd = 0;
   retries = 0;
+  /** Segments retransmitted (TcpInfo.retransmits). */
+  retransmits = 0;
   /** First retransmission of the current episode (for the user timeout). */
   rtxStart = 0;
   synRetransmitted = false;
@@ -1205,6 +1207,7 @@ export class TcpConnection {
     if (len === 0 && !fin) return 0;
     this.rttTimer.onRetransmit();
     this.host.count("retransmit");
+    this.retransmits++;
     this.sendSegment(seq, off, len, fin, true);
     return len + (fin ? 1 : 0);
   }
@@ -1313,6 +1316,7 @@ export class TcpConnection {
         return;
       }
       this.synRetransmitted = true;
+      this.retransmits++;
       this.rttTimer.onRetransmit();
       this.rtt.backoff();
       this.sndNxt = this.iss;

@@ -100,3 +100,40 @@ function sameBytes(x: Uint8Array, y: Uint8Array): boolean {
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
   return true;
 }
+
+test("info(): initial sequence numbers, SND.MAX, retries and retransmissions of the connection", () => {
+  const { net, a, b } = pair();
+  const lid = b.tcp.listen(b.I, b.I.unspecified, 80) as number;
+  const cid = a.tcp.connect(a.I, null, B, 80) as number;
+  net.run(net.now + 100);
+  const sid = b.tcp.accept(lid) as number;
+  let ia = a.tcp.info(cid)!;
+  const ib = b.tcp.info(sid)!;
+  // Each side's IRS is the other's ISS; SYN and SYN-ACK consumed one sequence number each.
+  assert.equal(ia.irs, ib.iss);
+  assert.equal(ib.irs, ia.iss);
+  assert.equal(ia.sndNxt, (ia.iss + 1) >>> 0);
+  assert.equal(ia.sndMax, ia.sndNxt);
+  assert.equal(ia.rcvNxt, (ia.irs + 1) >>> 0);
+  assert.equal(ia.retransmits, 0);
+  assert.equal(ia.retries, 0);
+  const heardAt = ia.lastRecvAt;
+  assert.ok(heardAt > 0 && heardAt <= net.now);
+  // The peer goes silent: 100 bytes are retransmitted by timeouts, which count as retries.
+  b.down = true;
+  assert.equal(a.tcp.send(cid, new Uint8Array(100)), 100);
+  net.run(net.now + 5000);
+  ia = a.tcp.info(cid)!;
+  assert.ok(ia.retransmits >= 2, `retransmits ${ia.retransmits}`);
+  assert.equal(ia.retries, ia.retransmits);
+  assert.equal(ia.sndMax, (ia.iss + 101) >>> 0);
+  assert.equal(ia.lastRecvAt, heardAt);
+  // It comes back: the retransmission is acknowledged, retries reset, the count stays.
+  b.down = false;
+  net.run(net.now + 20000);
+  const after = a.tcp.info(cid)!;
+  assert.equal(after.sndUna, after.sndMax);
+  assert.equal(after.retries, 0);
+  assert.ok(after.retransmits >= ia.retransmits);
+  assert.ok(after.lastRecvAt > heardAt);
+});

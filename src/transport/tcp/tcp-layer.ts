@@ -137,6 +137,17 @@ export interface TcpInfo {
   wscale: [snd: number, rcv: number];
   timestamps: boolean;
   sack: boolean;
+  /** Initial send / receive sequence numbers (IRS is 0 before the peer's SYN arrived). */
+  iss: number;
+  irs: number;
+  /** Highest sequence number sent (SND.MAX: above SND.NXT after a retransmission timeout). */
+  sndMax: number;
+  /** Retransmission timeouts in a row without progress (the retry limit counts these). */
+  retries: number;
+  /** Segments this connection retransmitted (timeouts and fast retransmits). */
+  retransmits: number;
+  /** Core clock (ms) when the last segment from the peer arrived; 0 before any. */
+  lastRecvAt: number;
 }
 
 type AnyVersion = IpVersion<TcpAddrAny>;
@@ -1242,6 +1253,12 @@ export class TcpLayer implements TransportProtocol, ConnHost {
       wscale: [c.sndWscale, c.rcvWscale],
       timestamps: c.tsOk,
       sack: c.sackOk,
+      iss: c.iss,
+      irs: c.irs,
+      sndMax: c.sndMax,
+      retries: c.retries,
+      retransmits: c.retransmits,
+      lastRecvAt: c.lastRecvAt,
     };
   }
 
