@@ -2305,30 +2305,10 @@ export class Stack implements SimHost {
     f.len = v.payloadLen;
     f.headerLen = v.headerLen;
     f.header = f.offset === 0 ? v.bytes.subarray(v.off, v.payloadOff) : null;
-    const now = this.bindings.now();
-    const r = this.reasm4.insert(now, f);
-    if (r.kind === "pending") {
-      this.armReassembly(this.reasmTimer4, this.reasm4.nextDeadline());
-      return;
-    }
-    if (r.kind === "dropped") {
-      this.counters.inc(reasonCounter("ipv4.reassembly", r.reason));
-      return;
-    }
-    this.counters.inc(C.ip4Reassembled);
-    const header = r.header;
-    if (header === null) return;
-    const hl = header.length;
-    let bytes = r.bytes;
-    let at = r.off - hl;
-    if (at < LINK_PREFIX) {
-      const nb = new Uint8Array(LINK_PREFIX + hl + r.len);
-      nb.set(r.payload, LINK_PREFIX + hl);
-      bytes = nb;
-      at = LINK_PREFIX;
-    }
-    bytes.set(header, at);
-    const total = hl + r.len;
+    const d = this.reassemble(this.reasm4, this.reasmTimer4, "ipv4.reassembly", C.ip4Reassembled, f);
+    if (d === null) return;
+    const { bytes, at, hl } = d;
+    const total = hl + d.len;
     bytes[at + 2] = total >>> 8;
     bytes[at + 3] = total & 0xff;
     // The reassembled datagram is no fragment: clear MF and the offset, keep DF.
@@ -2343,6 +2323,44 @@ export class Stack implements SimHost {
     bytes[at + 10] = c >>> 8;
     bytes[at + 11] = c & 0xff;
     this.rxIpv4(dev, new Buf(bytes, at, at + total));
+  }
+
+  /**
+   * Both versions: add fragment `f`; once its datagram is complete, the first fragment's header is
+   * placed right before the payload (in the reassembly buffer's headroom, or a new buffer with room
+   * for the link header) and returned for the caller to fix the length fields. Null while pending,
+   * when dropped (counted), or when the first fragment's header never came.
+   */
+  private reassemble<A>(
+    reasm: Reassembler<A>,
+    timer: Timer<TimerId>,
+    prefix: string,
+    done: CounterId,
+    f: Fragment<A>,
+  ): { bytes: Uint8Array; at: number; hl: number; len: number; proto: number } | null {
+    const r = reasm.insert(this.bindings.now(), f);
+    if (r.kind === "pending") {
+      this.armReassembly(timer, reasm.nextDeadline());
+      return null;
+    }
+    if (r.kind === "dropped") {
+      this.counters.inc(reasonCounter(prefix, r.reason));
+      return null;
+    }
+    this.counters.inc(done);
+    const header = r.header;
+    if (header === null) return null;
+    const hl = header.length;
+    let bytes = r.bytes;
+    let at = r.off - hl;
+    if (at < LINK_PREFIX) {
+      const nb = new Uint8Array(LINK_PREFIX + hl + r.len);
+      nb.set(r.payload, LINK_PREFIX + hl);
+      bytes = nb;
+      at = LINK_PREFIX;
+    }
+    bytes.set(header, at);
+    return { bytes, at, hl, len: r.len, proto: r.proto };
   }
 
   private armReassembly(t: Timer<TimerId>, deadline: number | null): void {
@@ -2715,30 +2733,10 @@ export class Stack implements SimHost {
     f.len = v.off + v.len - v.fragmentableOff;
     f.headerLen = v.fragHeaderOff - v.off - IPV6_HEADER_LEN;
     f.header = f.offset === 0 ? b.subarray(v.off, v.fragHeaderOff) : null;
-    const now = this.bindings.now();
-    const r = this.reasm6.insert(now, f);
-    if (r.kind === "pending") {
-      this.armReassembly(this.reasmTimer6, this.reasm6.nextDeadline());
-      return;
-    }
-    if (r.kind === "dropped") {
-      this.counters.inc(reasonCounter("ipv6.reassembly", r.reason));
-      return;
-    }
-    this.counters.inc(C.ip6Reassembled);
-    const header = r.header;
-    if (header === null) return;
-    const hl = header.length;
-    let bytes = r.bytes;
-    let at = r.off - hl;
-    if (at < LINK_PREFIX) {
-      const nb = new Uint8Array(LINK_PREFIX + hl + r.len);
-      nb.set(r.payload, LINK_PREFIX + hl);
-      bytes = nb;
-      at = LINK_PREFIX;
-    }
-    bytes.set(header, at);
-    const plen = hl - IPV6_HEADER_LEN + r.len;
+    const d = this.reassemble(this.reasm6, this.reasmTimer6, "ipv6.reassembly", C.ip6Reassembled, f);
+    if (d === null) return;
+    const { bytes, at, hl } = d;
+    const plen = hl - IPV6_HEADER_LEN + d.len;
     bytes[at + 4] = plen >>> 8;
     bytes[at + 5] = plen & 0xff;
     // RFC 8200 4.5: the Next Header of the last unfragmentable header takes the fragment's.
@@ -2748,8 +2746,8 @@ export class Stack implements SimHost {
       nextField = p;
       p += (bytes[p + 1] + 1) * 8;
     }
-    bytes[nextField] = r.proto;
-    this.rxIpv6(dev, new Buf(bytes, at, at + hl + r.len));
+    bytes[nextField] = d.proto;
+    this.rxIpv6(dev, new Buf(bytes, at, at + hl + d.len));
   }
 
   private reassemblyTimeout6(now: number): void {

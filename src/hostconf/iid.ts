@@ -47,7 +47,7 @@ export function linkLocalAddr(iid: Uint8Array): Ipv6Addr {
   return a;
 }
 
-/** RFC 4291 2.7.1: the solicited-node group ff02::1:ffXX:XXXX of `a`. */
+/** RFC 4291 2.7.1: the solicited-node group of `a`: ff02::1:ff00:0/104 plus the low 24 bits of `a`. */
 export function solicitedNodeGroup(a: Uint8Array): Ipv6Addr {
   const g = new Uint8Array(16) as Ipv6Addr;
   g[0] = 0xff;
