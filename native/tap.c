@@ -29,6 +29,8 @@
  *   ref(h) / unref(h)                 whether the handle keeps the event loop alive
  *   closeFd(fd, h | null)             stop polling, close the fd (the handle is freed by libuv later)
  *   setUp(name), setMtu(name, mtu)    SIOCSIFFLAGS IFF_UP / SIOCSIFMTU on the kernel side
+ *   keepHeap(trim, topPad, mmapMin)   -> bool             glibc mallopt: M_TRIM_THRESHOLD, M_TOP_PAD,
+ *                                                          M_MMAP_THRESHOLD (false where not glibc)
  *
  * Errors are thrown as Error objects with `code` (e.g. "EPERM"), `errno` (negative) and `syscall`.
  */
@@ -37,6 +39,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <malloc.h>
 #include <node_api.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -958,6 +961,31 @@ static napi_value tap_set_mtu(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- the process heap ----
+ *
+ * Node's Buffers live in malloc'd memory. Received data handed to a stream arrives in Buffers
+ * allocated per batch and freed by the garbage collector in bulk; glibc then returns the top of the
+ * heap to the kernel (M_TRIM_THRESHOLD, 128 KiB by default) and the next allocations fault their pages
+ * in again, zeroed by the kernel: one page fault per 4 KiB received. Raising the thresholds keeps
+ * that memory in the process. */
+static napi_value tap_keep_heap(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  int32_t trim, pad, mmap_min;
+  CHECK(env, napi_get_value_int32(env, argv[0], &trim));
+  CHECK(env, napi_get_value_int32(env, argv[1], &pad));
+  CHECK(env, napi_get_value_int32(env, argv[2], &mmap_min));
+  bool ok = false;
+#ifdef __GLIBC__
+  if (trim >= 0 && pad >= 0 && mmap_min >= 0)
+    ok = mallopt(M_TRIM_THRESHOLD, trim) == 1 && mallopt(M_TOP_PAD, pad) == 1 &&
+         mallopt(M_MMAP_THRESHOLD, mmap_min) == 1;
+#endif
+  napi_value result;
+  CHECK(env, napi_get_boolean(env, ok, &result));
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, tap_open, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -980,6 +1008,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"closeFd", NULL, tap_close_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setUp", NULL, tap_set_up, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setMtu", NULL, tap_set_mtu, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"keepHeap", NULL, tap_keep_heap, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

@@ -65,5 +65,13 @@ export {
   QemuStreamServer,
 } from "./qemu-link.ts";
 export { type ServiceStats, type Services, type ServicesOptions, startServices } from "./services.ts";
-export { type TapAvailability, TapError, TapLink, type TapOptions, tapAvailable } from "./tap.ts";
+export {
+  type KeepHeapOptions,
+  keepHeapMemory,
+  type TapAvailability,
+  TapError,
+  TapLink,
+  type TapOptions,
+  tapAvailable,
+} from "./tap.ts";
 export { connectWeb, toWebStreams, type WebConnection } from "./web-streams.ts";

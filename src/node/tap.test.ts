@@ -8,7 +8,7 @@ import { formatMac, formatV4 } from "../ip/addr.ts";
 import { ArpOp, ArpView } from "../wire/arp.ts";
 import { isError } from "../wire/errors.ts";
 import { EthernetView, EtherType } from "../wire/ethernet.ts";
-import { TapError, TapLink, tapAvailable } from "./tap.ts";
+import { keepHeapMemory, TapError, TapLink, tapAvailable } from "./tap.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 
@@ -276,3 +276,39 @@ for (const [label, options] of [
     }
   });
 }
+
+test("keepHeapMemory: applies glibc's malloc parameters; bad values are a RangeError", {
+  skip: process.platform !== "linux" ? "glibc malloc tuning is for Linux" : tapSkipReason(),
+}, () => {
+  assert.throws(
+    () => keepHeapMemory({ topPad: -1 }),
+    (e: RangeError & { code?: string }) => e.code === "ERR_OUT_OF_RANGE" && /topPad/.test(e.message),
+  );
+  assert.throws(() => keepHeapMemory({ trimThreshold: 2 ** 31 }), /trimThreshold/);
+  // Process-wide: run it in a child. glibc's `ldd --version` names it; elsewhere the answer is false.
+  const glibc = /glibc|GNU libc/i.test(spawnSync("ldd", ["--version"], { encoding: "utf8" }).stdout ?? "");
+  const code = `import { keepHeapMemory } from ${JSON.stringify(join(root, "src/node/tap.ts"))};
+    const before = process.memoryUsage().rss;
+    const ok = keepHeapMemory({ trimThreshold: 256 << 20, topPad: 0, mmapThreshold: 8 << 20 });
+    // Freed 4 MiB Buffers stay in the heap: the resident size does not fall back after they are collected.
+    let keep = [];
+    for (let i = 0; i < 32; i++) keep.push(Buffer.alloc(4 << 20, 1));
+    const peak = process.memoryUsage().rss;
+    keep = null;
+    globalThis.gc();
+    await new Promise((r) => setTimeout(r, 50));
+    globalThis.gc();
+    const after = process.memoryUsage().rss;
+    console.log(JSON.stringify({ ok, grew: peak - before, kept: after - before }));`;
+  const r = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", "--input-type=module", "-e", code], {
+    cwd: root,
+    encoding: "utf8",
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split("\n").pop() as string);
+  assert.equal(out.ok, glibc);
+  if (glibc) {
+    assert.ok(out.grew > 100 << 20, `the Buffers took ${out.grew} bytes`);
+    assert.ok(out.kept > 100 << 20, `only ${out.kept} bytes stayed resident after collection`);
+  }
+});

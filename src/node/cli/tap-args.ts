@@ -13,7 +13,7 @@ import { ParseError } from "../../wire/errors.ts";
 import type { Link } from "../link.ts";
 import { NodeStack } from "../node-stack.ts";
 import { PcapngCapture } from "../pcap-link.ts";
-import { TapError, TapLink } from "../tap.ts";
+import { keepHeapMemory, TapError, TapLink } from "../tap.ts";
 
 /** One `--tap NAME:ADDR[,ADDR...]`. */
 export interface TapSpec {
@@ -135,6 +135,8 @@ export class SetupError extends Error {}
 export async function openStack(o: OpenStackOptions): Promise<OpenedStack> {
   const links: Link[] = [];
   let capture: PcapngCapture | null = null;
+  // The CLI owns its process: keep freed Buffer memory instead of faulting it in again per batch.
+  if (o.openLink === undefined) keepHeapMemory();
   const stack = new NodeStack({ mtu: o.mtu ?? 1500, forwarding: o.forward === true });
   const fail = async (message: string): Promise<never> => {
     await stack.close();
