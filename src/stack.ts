@@ -776,7 +776,7 @@ export class Stack implements SimHost {
     da.state = state;
     da.origin = origin;
     dev.v6.push(da);
-    dev.join6(solicitedNode(da.addr));
+    this.joinSolicitedNode(dev, da.addr);
     if (prefixLen < 128) this.routes6.add({ subnet: da.subnet, device });
   }
 
@@ -1152,7 +1152,7 @@ export class Stack implements SimHost {
     da.state = dad ? "tentative" : "assigned";
     dev.v6.push(da);
     // RFC 4861 7.2.1 / RFC 4862 5.4.2: join the solicited-node group (before DAD starts).
-    dev.join6(solicitedNode(da.addr));
+    this.joinSolicitedNode(dev, da.addr);
     if (prefixLen < 128 || dev.isLoopback) {
       this.routes6.add({ subnet: da.subnet, device: dev.id, metric: dev.isLoopback ? 0 : undefined });
     }
@@ -1314,6 +1314,19 @@ export class Stack implements SimHost {
     return null;
   }
 
+  /**
+   * Listen to an address's solicited-node group and report it with MLD (RFC 4861 7.2.1: the group is
+   * joined "using a Multicast Listener Discovery protocol", so MLD-snooping switches forward
+   * neighbour solicitations to us; RFC 4862 5.4.2: before DAD; RFC 3810 5.2.13: from :: until a
+   * link-local address is usable). Both the receive filter and `Mld` count references: a link-local
+   * and a global address with the same interface identifier share the group.
+   */
+  private joinSolicitedNode(dev: Device, addr: Ipv6Addr): void {
+    const group = solicitedNode(addr);
+    dev.join6(group);
+    if (!dev.isLoopback) this.mld.join(dev.id, group);
+  }
+
   /** Remove an IPv6 address: its timers, its solicited-node group, its on-link route if unused. */
   private removeAddr6(dev: Device, da: DeviceAddr<Ipv6Addr>, emit: boolean): void {
     const i = dev.v6.indexOf(da);
@@ -1325,6 +1338,7 @@ export class Stack implements SimHost {
       this.keyedTimers.release(t);
     }
     dev.leave6(solicitedNode(da.addr));
+    if (!dev.isLoopback) this.mld.leave(dev.id, solicitedNode(da.addr));
     // The route stays while another address or the Prefix List (RFC 4861 6.3.4) still needs it.
     if (!dev.v6.some((x) => x.subnet.equals(da.subnet)) && !dev.prefixes6.has(da.subnet.toString())) {
       this.routes6.remove(da.subnet, dev.id, null);

@@ -211,9 +211,14 @@ testBothModes(
     const answers = mldOf(tx);
     assert.equal(answers.length, 1);
     assert.ok(answers[0].time >= tq && answers[0].time <= tq + 1000);
+    // Every group the interface listens to, the solicited-node group of its address included
+    // (RFC 4861 7.2.1 joins it with MLD), as MODE_IS_EXCLUDE {}.
     assert.deepEqual(answers[0].repr, {
       type: 143,
-      records: [{ type: 2, group: "ff05::1:3", sources: [] }],
+      records: [
+        { type: 2, group: "ff02::1:ff00:a", sources: [] },
+        { type: 2, group: "ff05::1:3", sources: [] },
+      ],
     });
     assert.equal(a.stack.counters.get("mld.rx.query"), 1);
 
@@ -263,10 +268,12 @@ testBothModes("MLDv1: after an MLDv1 query the host answers with MLDv1 reports a
     frame("33:33:00:00:00:01", 0x86dd, new MldBuilder(qsrc, allNodes, 130, 2000, Ipv6.unspecified), ip),
   );
   net.runUntilIdle(net.now + 5000);
-  const reports = mldOf(tx);
-  assert.equal(reports.length, 1);
-  assert.deepEqual(reports[0].repr, { type: 131, maxRespCode: 0, group: "ff0e::42" });
-  assert.equal(Ipv6.format(reports[0].ip.dst), "ff0e::42", "RFC 2710 3: an MLDv1 report goes to the group");
+  // One MLDv1 report per group: the solicited-node group of fe80::a and the joined group.
+  const reports = mldOf(tx).sort((x, y) => (x.repr.group as string).localeCompare(y.repr.group as string));
+  assert.equal(reports.length, 2);
+  assert.deepEqual(reports[0].repr, { type: 131, maxRespCode: 0, group: "ff02::1:ff00:a" });
+  assert.deepEqual(reports[1].repr, { type: 131, maxRespCode: 0, group: "ff0e::42" });
+  assert.equal(Ipv6.format(reports[1].ip.dst), "ff0e::42", "RFC 2710 3: an MLDv1 report goes to the group");
   tx.length = 0;
   assert.equal(a.stack.udp.leaveGroup(s, group), null);
   const done = mldOf(tx);
@@ -274,3 +281,41 @@ testBothModes("MLDv1: after an MLDv1 query the host answers with MLDv1 reports a
   assert.deepEqual(done[0].repr, { type: 132, maxRespCode: 0, group: "ff0e::42" });
   assert.equal(Ipv6.format(done[0].ip.dst), "ff02::2");
 });
+
+testBothModes(
+  "MLDv2: an address's solicited-node group is joined and left with reports, shared groups counted once",
+  () => {
+    const { net, a, tx } = lan(9);
+    // 2001:db8::a ends in the same 24 bits as the link-local fe80::ff:fe00:a (00:00:0a): they share
+    // ff02::1:ff00:a. 2001:db8::77 has a group of its own.
+    assert.equal(a.stack.addAddress(1, "2001:db8::a/64"), null);
+    net.runUntilIdle(net.now + 5000);
+    assert.equal(mldOf(tx).length, 0, "ff02::1:ff00:a is already reported for fe80::a");
+    assert.equal(a.stack.addAddress(1, "2001:db8::77/64"), null);
+    net.runUntilIdle(net.now + 5000);
+    const joins = mldOf(tx);
+    assert.equal(joins.length, 2, "RFC 3810 6.1: Robustness Variable state-change reports");
+    for (const j of joins) {
+      assert.deepEqual(j.repr, { type: 143, records: [{ type: 4, group: "ff02::1:ff00:77", sources: [] }] });
+      assert.equal(Ipv6.format(j.ip.src), "fe80::ff:fe00:a", "RFC 3810 5.2.13: from the link-local address");
+    }
+    assert.ok(a.stack.groups6(1).includes("ff02::1:ff00:77"));
+
+    tx.length = 0;
+    assert.equal(a.stack.removeAddress(1, "2001:db8::77"), null);
+    net.runUntilIdle(net.now + 5000);
+    const leaves = mldOf(tx);
+    assert.equal(leaves.length, 2);
+    for (const l of leaves) {
+      assert.deepEqual(l.repr, { type: 143, records: [{ type: 3, group: "ff02::1:ff00:77", sources: [] }] });
+    }
+    assert.ok(!a.stack.groups6(1).includes("ff02::1:ff00:77"));
+
+    // The shared group stays while fe80::a still needs it.
+    tx.length = 0;
+    assert.equal(a.stack.removeAddress(1, "2001:db8::a"), null);
+    net.runUntilIdle(net.now + 5000);
+    assert.equal(mldOf(tx).length, 0);
+    assert.ok(a.stack.groups6(1).includes("ff02::1:ff00:a"));
+  },
+);

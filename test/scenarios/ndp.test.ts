@@ -25,8 +25,20 @@ testBothModes("DAD: a tentative address becomes assigned after one second; a dup
   assert.equal(a.stack.addAddress(1, "2001:db8::7/64"), null);
   assert.equal(a.stack.ip.isLocal(Ipv6, v6("2001:db8::7")), false, "tentative addresses are not ours yet");
   net.runUntilIdle(net.now + 3000);
-  const ns = tx.find((r) => r.host === "a");
-  assert.ok(ns);
+  const icmpType = (r: TapRecord): number => {
+    const v = Ipv6View.parse(r.bytes, 14, r.bytes.length - 14) as Ipv6View;
+    return r.bytes[14 + (v.upperOff - 14)];
+  };
+  const fromA = tx.filter((r) => r.host === "a");
+  // RFC 4862 5.4.2: the solicited-node group is joined with MLD (an MLDv2 report from the link-local
+  // address, RFC 3810 5.2.13; the new address is still tentative) before the solicitation.
+  const report = fromA.findIndex((r) => icmpType(r) === 143);
+  const nsAt = fromA.findIndex((r) => icmpType(r) === 135);
+  assert.ok(report >= 0 && nsAt > report, `MLD report at ${report}, solicitation at ${nsAt}`);
+  const rip = Ipv6View.parse(fromA[report].bytes, 14, fromA[report].bytes.length - 14) as Ipv6View;
+  assert.equal(toHex(rip.src), "fe80000000000000000000fffe00000a");
+  assert.ok(toHex(fromA[report].bytes).includes("ff0200000000000000000001ff000007"), "the record names the group");
+  const ns = fromA[nsAt];
   const ip = Ipv6View.parse(ns.bytes, 14, ns.bytes.length - 14) as Ipv6View;
   assert.equal(toHex(ip.src), "00000000000000000000000000000000", "RFC 4862 5.4.2: from the unspecified address");
   assert.equal(toHex(ip.dst), "ff0200000000000000000001ff000007");
