@@ -138,6 +138,7 @@ import {
   NeighborSolicitationView,
   ndpValid,
   PrefixInfoOption,
+  RedirectView,
   RouterAdvertisementBuilder,
   RouterAdvertisementView,
   RouterSolicitationBuilder,
@@ -204,6 +205,8 @@ export interface StackLimits {
   maxRouters: number;
   /** On-link prefixes kept per device. Default 16. */
   maxPrefixes: number;
+  /** Host routes learned from ICMP redirects, per version (oldest dropped first). Default 256. */
+  redirectRoutes: number;
 }
 
 export const DEFAULT_STACK_LIMITS: Readonly<StackLimits> = Object.freeze({
@@ -230,6 +233,7 @@ export const DEFAULT_STACK_LIMITS: Readonly<StackLimits> = Object.freeze({
   dadMaxDelayMs: 1_000,
   maxRouters: 8,
   maxPrefixes: 16,
+  redirectRoutes: 256,
 });
 
 export interface StackOptions {
@@ -405,6 +409,9 @@ const C = {
   ndpRxUnsolicitedNa: counter("ndp.rx.unsolicited-na"),
   ndpRxDuplicate: counter("ndp.rx.duplicate-address"),
   ndpRxOther: counter("ndp.rx.other"),
+  redirectRx: counter("redirect.rx"),
+  redirectLearned: counter("redirect.learned"),
+  redirectIgnored: counter("redirect.ignored"),
   ndpTxNs: counter("ndp.tx.neighbor-solicitation"),
   ndpTxNa: counter("ndp.tx.neighbor-advertisement"),
   ndpTxDad: counter("ndp.tx.dad-solicitation"),
@@ -506,6 +513,9 @@ export class Stack implements SimHost {
   private readonly devices: Device[] = [];
   private readonly routes4 = new RoutingTable<Ipv4Addr, DeviceId>(Ipv4);
   private readonly routes6 = new RoutingTable<Ipv6Addr, DeviceId>(Ipv6);
+  /** Host routes learned from redirects by destination, oldest first (bounded by `limits.redirectRoutes`). */
+  private readonly redirects4 = new Map<number | string, Route<Ipv4Addr, DeviceId>>();
+  private readonly redirects6 = new Map<number | string, Route<Ipv6Addr, DeviceId>>();
   /** Assigned IPv4 addresses -> device. */
   private readonly local4 = new Map<number, DeviceId>();
   private readonly forwarding = { v4: false, v6: false };
@@ -538,6 +548,7 @@ export class Stack implements SimHost {
   private readonly icmp6view = new Icmpv6View();
   private readonly nsView = new NeighborSolicitationView();
   private readonly naView = new NeighborAdvertisementView();
+  private readonly redirectView = new RedirectView();
   private readonly rsView = new RouterSolicitationView();
   private readonly raView = new RouterAdvertisementView();
   private readonly ndpCursor = new NdpOptionCursor();
@@ -2451,7 +2462,7 @@ export class Stack implements SimHost {
 
   // ---- ICMPv4 ----
 
-  private rxIcmpv4(_dev: Device, buf: Buf, info: RxInfo<Ipv4Addr>): void {
+  private rxIcmpv4(dev: Device, buf: Buf, info: RxInfo<Ipv4Addr>): void {
     const m = this.icmp4view;
     this.counters.inc(C.icmp4Rx);
     const e = m.parseFrom(buf.bytes, buf.start, buf.length);
@@ -2485,11 +2496,146 @@ export class Stack implements SimHost {
       this.echo?.receiveEchoReply(info, m.id, m.seq, m.data());
       return;
     }
+    if (type === Icmpv4Type.Redirect) {
+      this.rxRedirect4(dev, m, info);
+      return;
+    }
     if (isIcmpv4Error(type)) {
       this.rxIcmpv4Error(m);
       return;
     }
     this.counters.inc(C.icmp4RxOther);
+  }
+
+  /**
+   * RFC 1122 3.2.2.2 / RFC 792: a Redirect from the current first-hop gateway for the quoted
+   * destination, naming a gateway on the network it arrived from, becomes a host route (network
+   * redirects are treated as host redirects, as RFC 1122 asks). Routers ignore redirects.
+   */
+  private rxRedirect4(dev: Device, m: Icmpv4View, info: RxInfo<Ipv4Addr>): void {
+    this.counters.inc(C.redirectRx);
+    const b = m.bytes;
+    const q = m.quoteOff;
+    if (m.quoteLen < IPV4_HEADER_LEN || b[q] >>> 4 !== 4 || m.code > 3) {
+      this.counters.inc(C.redirectIgnored);
+      return;
+    }
+    const gw = m.gateway;
+    // The gateway must be a neighbour on the link the redirect came from.
+    const onLink = this.routes4.lookup(gw);
+    if (onLink === null || onLink.gateway !== null || onLink.device !== dev.id || this.local4.has(gw)) {
+      this.counters.inc(C.redirectIgnored);
+      return;
+    }
+    const dst = v4At(b, q + 16);
+    this.learnRedirect(Ipv4, this.routes4, this.redirects4, this.forwarding.v4, dev, info.src, dst, gw);
+  }
+
+  /**
+   * RFC 4861 8.1 / 8.3: a valid Redirect (link-local source, hop limit 255, code 0, from the current
+   * first-hop router for the destination; the target is link-local or the destination itself) makes
+   * the target the destination's next hop: a host route, on-link when target = destination. A target
+   * link-layer address option creates or updates the target's neighbour entry (STALE).
+   */
+  private rxRedirect6(dev: Device, buf: Buf, info: RxInfo<Ipv6Addr>): void {
+    this.counters.inc(C.redirectRx);
+    const r = this.redirectView;
+    if (
+      r.parseFrom(buf.bytes, buf.start, buf.length) !== null ||
+      !ndpValid(info.ttl, r.code) ||
+      !Ipv6.isLinkLocal(info.src)
+    ) {
+      this.counters.inc(C.redirectIgnored);
+      return;
+    }
+    const tll = r.targetLinkAddr;
+    if (tll !== null && (tll[0] & 1) !== 0) {
+      this.counters.inc(C.redirectIgnored);
+      return;
+    }
+    const dst = r.destination.slice() as Ipv6Addr;
+    const target = r.target.slice() as Ipv6Addr;
+    const onLink = Ipv6.equals(target, dst);
+    if (
+      !this.learnRedirect(
+        Ipv6,
+        this.routes6,
+        this.redirects6,
+        this.forwarding.v6,
+        dev,
+        info.src,
+        dst,
+        onLink ? null : target,
+      )
+    ) {
+      return;
+    }
+    const table = dev.ndp;
+    if (tll === null || table === null) return;
+    const e = table.get(target);
+    if (e === undefined) {
+      const c = table.create(target);
+      if (c.evicted !== null) this.dropEntry(c.evicted);
+      this.markStale(Ipv6, dev, c.entry, tll);
+    } else if (e.state === NeighborState.Incomplete || !e.sameMac(tll)) {
+      this.markStale(Ipv6, dev, e, tll);
+    }
+  }
+
+  /**
+   * Both versions: check that `from` is the current first hop for `dst` on `dev` and install the host
+   * route to `next` (null: on-link), replacing an earlier redirect for `dst` and dropping the oldest
+   * one beyond `limits.redirectRoutes`. Returns whether the route was installed.
+   */
+  private learnRedirect<A>(
+    I: IpVersion<A>,
+    routes: RoutingTable<A, DeviceId>,
+    learned: Map<number | string, Route<A, DeviceId>>,
+    forwarding: boolean,
+    dev: Device,
+    from: A,
+    dst: A,
+    next: A | null,
+  ): boolean {
+    const cur = routes.lookup(dst);
+    if (
+      forwarding ||
+      I.isMulticast(dst) ||
+      cur === null ||
+      cur.gateway === null ||
+      cur.device !== dev.id ||
+      !I.equals(cur.gateway, from) ||
+      (next !== null && I.equals(next, from))
+    ) {
+      this.counters.inc(C.redirectIgnored);
+      return false;
+    }
+    const key = I.key(dst);
+    const old = learned.get(key);
+    if (old !== undefined) {
+      routes.remove(old.subnet, old.device, old.gateway);
+      learned.delete(key);
+    }
+    while (learned.size >= this.limits.redirectRoutes && learned.size > 0) {
+      const [k, oldest] = learned.entries().next().value as [number | string, Route<A, DeviceId>];
+      routes.remove(oldest.subnet, oldest.device, oldest.gateway);
+      learned.delete(k);
+    }
+    if (this.limits.redirectRoutes <= 0) return false;
+    const added = routes.add({
+      subnet: Subnet.of(I, I.copy(dst), I.addrBits),
+      device: dev.id,
+      gateway: next,
+      metric: 0,
+    });
+    if (typeof added === "string") {
+      this.counters.inc(C.redirectIgnored);
+      return false;
+    }
+    learned.set(key, added);
+    this.txGen++;
+    this.counters.inc(C.redirectLearned);
+    return true;
   }
 
   private rxIcmpv4Error(m: Icmpv4View): void {
@@ -2907,6 +3053,9 @@ export class Stack implements SimHost {
         return;
       case Icmpv6Type.RouterAdvertisement:
         this.rxRa(dev, buf, info);
+        return;
+      case Icmpv6Type.Redirect:
+        this.rxRedirect6(dev, buf, info);
         return;
       case Icmpv6Type.MldQuery:
       case Icmpv6Type.MldReport:
