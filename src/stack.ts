@@ -2570,15 +2570,18 @@ export class Stack implements SimHost {
     ) {
       return;
     }
-    const table = dev.ndp;
-    if (tll === null || table === null) return;
-    const e = table.get(target);
+    if (tll !== null && dev.ndp !== null) this.learnStale6(dev, dev.ndp, target, tll);
+  }
+
+  /** Create `addr`'s neighbour entry, or update it, as STALE with `mac` when new or changed (RFC 4861 7.2.3, 8.3). */
+  private learnStale6(dev: Device, table: NonNullable<Device["ndp"]>, addr: Ipv6Addr, mac: MacAddr): void {
+    const e = table.get(addr);
     if (e === undefined) {
-      const c = table.create(target);
+      const c = table.create(addr);
       if (c.evicted !== null) this.dropEntry(c.evicted);
-      this.markStale(Ipv6, dev, c.entry, tll);
-    } else if (e.state === NeighborState.Incomplete || !e.sameMac(tll)) {
-      this.markStale(Ipv6, dev, e, tll);
+      this.markStale(Ipv6, dev, c.entry, mac);
+    } else if (e.state === NeighborState.Incomplete || !e.sameMac(mac)) {
+      this.markStale(Ipv6, dev, e, mac);
     }
   }
 
@@ -3230,15 +3233,7 @@ export class Stack implements SimHost {
     }
     if (!srcUnspecified && sll !== null && dev.ndp !== null) {
       // RFC 4861 7.2.3: create or update the sender's entry (STALE when new or changed).
-      const table = dev.ndp;
-      const e = table.get(info.src);
-      if (e === undefined) {
-        const c = table.create(info.src);
-        if (c.evicted !== null) this.dropEntry(c.evicted);
-        this.markStale(Ipv6, dev, c.entry, sll);
-      } else if (e.state === NeighborState.Incomplete || !e.sameMac(sll)) {
-        this.markStale(Ipv6, dev, e, sll);
-      }
+      this.learnStale6(dev, dev.ndp, info.src, sll);
     }
     // RFC 4861 7.2.4: answer with a solicited advertisement (to all-nodes when the source was ::).
     const to = srcUnspecified ? ALL_NODES : (info.src.slice() as Ipv6Addr);
