@@ -2553,7 +2553,7 @@ export class Stack implements SimHost {
       this.counters.inc(C.redirectIgnored);
       return;
     }
-    const dst = r.destination.slice() as Ipv6Addr;
+    const dst = r.destination;
     const target = r.target.slice() as Ipv6Addr;
     const onLink = Ipv6.equals(target, dst);
     if (
@@ -2613,18 +2613,19 @@ export class Stack implements SimHost {
       this.counters.inc(C.redirectIgnored);
       return false;
     }
+    const limit = this.limits.redirectRoutes;
+    if (limit <= 0) return false;
     const key = I.key(dst);
     const old = learned.get(key);
     if (old !== undefined) {
       routes.remove(old.subnet, old.device, old.gateway);
       learned.delete(key);
     }
-    while (learned.size >= this.limits.redirectRoutes && learned.size > 0) {
+    while (learned.size >= limit) {
       const [k, oldest] = learned.entries().next().value as [number | string, Route<A, DeviceId>];
       routes.remove(oldest.subnet, oldest.device, oldest.gateway);
       learned.delete(k);
     }
-    if (this.limits.redirectRoutes <= 0) return false;
     const added = routes.add({
       subnet: Subnet.of(I, I.copy(dst), I.addrBits),
       device: dev.id,

@@ -7,12 +7,14 @@
  * Errors are Node-shaped (`send EMSGSIZE`, `bind EADDRINUSE 10.0.0.2:53`) and go to the `send`
  * callback when one is given, otherwise to an `error` event, as in node:dgram.
  */
+
 import { EventEmitter } from "node:events";
 import type { IpAddr, SocketId, StackEvent } from "../context.ts";
 import { formatIp, type IpVersion, Ipv4, Ipv6, parseIp } from "../ip/version.ts";
 import type { UdpSocketOptions } from "../transport/udp/udp.ts";
 import { netError } from "./net.ts";
 import type { NodeStack } from "./node-stack.ts";
+import { StackRef } from "./stack-ref.ts";
 
 export type DgramType = "udp4" | "udp6";
 
@@ -47,14 +49,14 @@ export class DgramSocket extends EventEmitter {
   private id: SocketId | null;
   private bound = false;
   private connected = false;
-  private refed = true;
-  private holdsRef = false;
+  private readonly hold: StackRef;
 
   constructor(
     readonly stack: NodeStack,
     options: DgramSocketOptions,
   ) {
     super();
+    this.hold = new StackRef(stack);
     this.type = options.type;
     this.I = (options.type === "udp6" ? Ipv6 : Ipv4) as unknown as IpVersion<IpAddr>;
     const udpOpts: UdpSocketOptions = { reuseAddr: options.reuseAddr };
@@ -95,7 +97,7 @@ export class DgramSocket extends EventEmitter {
       return this;
     }
     this.bound = true;
-    this.takeRef();
+    this.hold.take();
     process.nextTick(() => this.emit("listening"));
     return this;
   }
@@ -121,7 +123,7 @@ export class DgramSocket extends EventEmitter {
     this.connected = true;
     if (!this.bound) {
       this.bound = true;
-      this.takeRef();
+      this.hold.take();
       process.nextTick(() => this.emit("listening"));
     }
     if (cb !== undefined) process.nextTick(() => cb?.());
@@ -170,7 +172,7 @@ export class DgramSocket extends EventEmitter {
         return;
       }
       this.bound = true;
-      this.takeRef();
+      this.hold.take();
       process.nextTick(() => this.emit("listening"));
     }
     let e: string | null;
@@ -210,7 +212,7 @@ export class DgramSocket extends EventEmitter {
     this.id = null;
     this.stack.offSocket(id);
     this.stack.stack.udp.close(id);
-    this.dropRef();
+    this.hold.drop();
     this.stack.untrack(this);
     process.nextTick(() => this.emit("close"));
     return this;
@@ -265,16 +267,16 @@ export class DgramSocket extends EventEmitter {
   }
 
   ref(): this {
-    if (!this.refed) {
-      this.refed = true;
-      if (this.bound && this.id !== null) this.takeRef();
+    if (!this.hold.refed) {
+      this.hold.refed = true;
+      if (this.bound && this.id !== null) this.hold.take();
     }
     return this;
   }
 
   unref(): this {
-    this.refed = false;
-    this.dropRef();
+    this.hold.refed = false;
+    this.hold.drop();
     return this;
   }
 
@@ -296,18 +298,6 @@ export class DgramSocket extends EventEmitter {
     const a = text === "localhost" ? parseIp(this.type === "udp6" ? "::1" : "127.0.0.1") : parseIp(text);
     if (a === null || (typeof a === "number") !== (this.type === "udp4")) return null;
     return a;
-  }
-
-  private takeRef(): void {
-    if (this.holdsRef || !this.refed) return;
-    this.holdsRef = true;
-    this.stack.ref();
-  }
-
-  private dropRef(): void {
-    if (!this.holdsRef) return;
-    this.holdsRef = false;
-    this.stack.unref();
   }
 
   private readonly onCoreEvent = (ev: StackEvent): void => {

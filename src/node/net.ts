@@ -17,6 +17,7 @@
  *   TCP, the advertised window shrinks to zero (RFC 9293 3.8.6.2), and a window update goes out when
  *   reading resumes.
  */
+
 import { EventEmitter } from "node:events";
 import { isIP as nodeIsIP } from "node:net";
 import { constants as osConstants } from "node:os";
@@ -26,6 +27,7 @@ import type { ErrorCode, IpAddr, SocketId, StackEvent } from "../context.ts";
 import { formatIp, type IpVersion, Ipv4, Ipv6, parseIp } from "../ip/version.ts";
 import type { TcpInfo } from "../transport/tcp/tcp-layer.ts";
 import type { NodeStack } from "./node-stack.ts";
+import { StackRef } from "./stack-ref.ts";
 
 // ---- errors ----
 
@@ -140,8 +142,7 @@ export class Socket extends Duplex {
   /** The idle timeout in ms (undefined: none), as node:net's `socket.timeout`. */
   timeout: number | undefined = undefined;
   private idleTimer: NodeJS.Timeout | null = null;
-  private refed = true;
-  private holdsRef = false;
+  private readonly hold: StackRef;
   private wantRead = false;
   private eof = false;
   private writeChunk: Uint8Array | null = null;
@@ -165,11 +166,12 @@ export class Socket extends Duplex {
     startReading = true,
   ) {
     super({ ...options, allowHalfOpen: options.allowHalfOpen ?? false, emitClose: false, autoDestroy: true });
+    this.hold = new StackRef(stack);
     stack.track(this);
     if (accepted !== undefined) {
       this.attach(accepted);
       this.cacheEndpoints();
-      this.takeRef();
+      this.hold.take();
       if (startReading) this.read(0);
       else this.pause();
     }
@@ -241,7 +243,7 @@ export class Socket extends Duplex {
     this.host = host;
     this.port = port;
     this.connecting = true;
-    this.takeRef();
+    this.hold.take();
     if (opts.timeout !== undefined) this.setTimeout(opts.timeout);
     if (opts.noDelay) this.setNoDelay(true);
     if (opts.keepAlive) this.setKeepAlive(true, opts.keepAliveInitialDelay ?? 0);
@@ -314,17 +316,17 @@ export class Socket extends Duplex {
   }
 
   ref(): this {
-    if (!this.refed) {
-      this.refed = true;
-      if (!this.destroyed && (this.id !== null || this.connecting)) this.takeRef();
+    if (!this.hold.refed) {
+      this.hold.refed = true;
+      if (!this.destroyed && (this.id !== null || this.connecting)) this.hold.take();
     }
     return this;
   }
 
   unref(): this {
-    if (this.refed) {
-      this.refed = false;
-      this.dropRef();
+    if (this.hold.refed) {
+      this.hold.refed = false;
+      this.hold.drop();
     }
     return this;
   }
@@ -422,7 +424,7 @@ export class Socket extends Duplex {
     this.afterConnect = [];
     this.writeCb = null;
     this.writeChunk = null;
-    this.dropRef();
+    this.hold.drop();
     this.stack.untrack(this);
     cb(err);
     process.nextTick(() => this.emit("close", err != null));
@@ -441,18 +443,6 @@ export class Socket extends Duplex {
     const r = this.stack.tcp.remoteAddress(this.id);
     if (l !== null) this.local = { address: formatIp(l.address as IpAddr), family: l.family, port: l.port };
     if (r !== null) this.remote = { address: formatIp(r.address as IpAddr), family: r.family, port: r.port };
-  }
-
-  private takeRef(): void {
-    if (this.holdsRef || !this.refed) return;
-    this.holdsRef = true;
-    this.stack.ref();
-  }
-
-  private dropRef(): void {
-    if (!this.holdsRef) return;
-    this.holdsRef = false;
-    this.stack.unref();
   }
 
   /** Activity: restart the idle timer. */
@@ -598,8 +588,7 @@ export class Server extends EventEmitter {
   private listeners4or6: SocketId[] = [];
   private readonly connections = new Set<Socket>();
   private addr: AddressInfo | null = null;
-  private refed = true;
-  private holdsRef = false;
+  private readonly hold: StackRef;
   private closing = false;
   maxConnections = Number.POSITIVE_INFINITY;
   readonly options: ServerOptions;
@@ -610,6 +599,7 @@ export class Server extends EventEmitter {
     connectionListener?: (socket: Socket) => void,
   ) {
     super();
+    this.hold = new StackRef(stack);
     this.options = options;
     if (connectionListener !== undefined) this.on("connection", connectionListener);
   }
@@ -671,7 +661,7 @@ export class Server extends EventEmitter {
     for (const id of this.listeners4or6) this.stack.onSocket(id, this.onCoreEvent);
     this.stack.track(this);
     this.closing = false;
-    this.takeRef();
+    this.hold.take();
     process.nextTick(() => this.emit("listening"));
     return this;
   }
@@ -697,7 +687,7 @@ export class Server extends EventEmitter {
     this.listeners4or6 = [];
     this.addr = null;
     this.closing = true;
-    this.dropRef();
+    this.hold.drop();
     this.maybeClosed();
     return this;
   }
@@ -715,29 +705,17 @@ export class Server extends EventEmitter {
   }
 
   ref(): this {
-    if (!this.refed) {
-      this.refed = true;
-      if (this.listening) this.takeRef();
+    if (!this.hold.refed) {
+      this.hold.refed = true;
+      if (this.listening) this.hold.take();
     }
     return this;
   }
 
   unref(): this {
-    this.refed = false;
-    this.dropRef();
+    this.hold.refed = false;
+    this.hold.drop();
     return this;
-  }
-
-  private takeRef(): void {
-    if (this.holdsRef || !this.refed) return;
-    this.holdsRef = true;
-    this.stack.ref();
-  }
-
-  private dropRef(): void {
-    if (!this.holdsRef) return;
-    this.holdsRef = false;
-    this.stack.unref();
   }
 
   private maybeClosed(): void {

@@ -132,18 +132,7 @@ export abstract class Serializer {
       const prefix = (options?.prefix ?? 0) + headers;
       // Everything after the innermost body's start: body, padding, footers, extra suffix.
       const afterStart = total - headers + (options?.suffix ?? 0);
-      const own = body.inPlace();
-      let buf: Buf;
-      if (own !== null) {
-        own.ensure(prefix, afterStart - own.length);
-        buf = own;
-      } else if (options?.target !== undefined) {
-        buf = options.target;
-        buf.reset(prefix, afterStart);
-      } else {
-        buf = Buf.alloc(prefix, 0, afterStart);
-      }
-      body.writeInto(buf);
+      const buf = bodyBuffer(body, prefix, afterStart, options);
       for (let k = top - 1; k >= base; k--) {
         const pad = minStack[k] - buf.length;
         // Seed, "Zeroing Buffers": padding bytes are zeroed by the layer that adds them.
@@ -171,18 +160,7 @@ export abstract class Serializer {
     const f = o.footerLen;
     const prefix = (options?.prefix ?? 0) + h;
     const afterStart = Math.max(len, m) + f + (options?.suffix ?? 0);
-    const own = body.inPlace();
-    let buf: Buf;
-    if (own !== null) {
-      own.ensure(prefix, afterStart - own.length);
-      buf = own;
-    } else if (options?.target !== undefined) {
-      buf = options.target;
-      buf.reset(prefix, afterStart);
-    } else {
-      buf = Buf.alloc(prefix, 0, afterStart);
-    }
-    body.writeInto(buf);
+    const buf = bodyBuffer(body, prefix, afterStart, options);
     const pad = m - buf.length;
     // Seed, "Zeroing Buffers": padding bytes are zeroed by the layer that adds them.
     if (pad > 0) buf.growBackZero(pad);
@@ -312,4 +290,25 @@ export class Nested extends Serializer {
   inPlace(): Buf | null {
     return this.inner.inPlace();
   }
+}
+
+/**
+ * The buffer a serialization writes into, with the innermost body already in it: the body's own
+ * buffer when it can be serialized in place (grown only if the room around it is short), else the
+ * caller's `target`, else a new one. `prefix` bytes go before the body's start, `afterStart` from it.
+ */
+function bodyBuffer(body: Serializer, prefix: number, afterStart: number, options: SerializeOptions | undefined): Buf {
+  const own = body.inPlace();
+  let buf: Buf;
+  if (own !== null) {
+    own.ensure(prefix, afterStart - own.length);
+    buf = own;
+  } else if (options?.target !== undefined) {
+    buf = options.target;
+    buf.reset(prefix, afterStart);
+  } else {
+    buf = Buf.alloc(prefix, 0, afterStart);
+  }
+  body.writeInto(buf);
+  return buf;
 }

@@ -15,7 +15,7 @@ import { parseIp } from "../../ip/version.ts";
 import type { CliCommand, CliContext } from "../cli.ts";
 import type { Socket } from "../net.ts";
 import type { NodeStack } from "../node-stack.ts";
-import { formatBytes, formatRate, openStack, parseGateway, parseTapSpecs, SetupError } from "./tap-args.ts";
+import { formatBytes, formatRate, openStack, parseGateways, parseTapSpecs, SetupError } from "./tap-args.ts";
 import { neighbourDiagnostics, tcpDiagnostics } from "./tcp-diag.ts";
 
 const HELP = `Usage: netstack fetch --tap NAME:ADDR [--gateway IP] URL [-o FILE] [--timeout SECONDS] [--pcap FILE]
@@ -61,12 +61,8 @@ async function run(args: string[], ctx: CliContext): Promise<number> {
   if (positionals.length > 1) ctx.usage(`expected one URL, got ${positionals.length}: ${positionals.join(" ")}`);
   const taps = parseTapSpecs(values.tap);
   if (typeof taps === "string") return ctx.usage(taps);
-  const gateways: string[] = [];
-  for (const g of values.gateway ?? []) {
-    const p = parseGateway(g);
-    if (p !== null && typeof p === "object") return ctx.usage(p.error);
-    if (p !== null) gateways.push(p);
-  }
+  const gateways = parseGateways(values.gateway);
+  if (!Array.isArray(gateways)) return ctx.usage(gateways.error);
   let url: URL;
   try {
     url = new URL(positionals[0]);

@@ -5,7 +5,7 @@
 import { parseArgs } from "node:util";
 import { parseIp } from "../../ip/version.ts";
 import type { CliCommand, CliContext } from "../cli.ts";
-import { openStack, parseGateway, parsePositiveInt, parseTapSpecs, SetupError, untilSignal } from "./tap-args.ts";
+import { openStack, parseGateways, parsePositiveInt, parseTapSpecs, SetupError, untilSignal } from "./tap-args.ts";
 
 const HELP = `Usage: netstack ping --tap NAME:ADDR [--gateway IP] [-c COUNT] TARGET
 
@@ -50,12 +50,8 @@ async function run(args: string[], ctx: CliContext): Promise<number> {
   if (dst === null) ctx.usage(`TARGET '${target}' is not an IP address (the stack has no resolver)`);
   const taps = parseTapSpecs(values.tap);
   if (typeof taps === "string") return ctx.usage(taps);
-  const gateways: string[] = [];
-  for (const g of values.gateway ?? []) {
-    const p = parseGateway(g);
-    if (p !== null && typeof p === "object") return ctx.usage(p.error);
-    if (p !== null) gateways.push(p);
-  }
+  const gateways = parseGateways(values.gateway);
+  if (!Array.isArray(gateways)) return ctx.usage(gateways.error);
   const num = (opt: string, v: string | undefined, max: number, dflt: number): number => {
     const n = parsePositiveInt(opt, v, max);
     if (n !== null && typeof n === "object") return ctx.usage(n.error);

@@ -13,7 +13,7 @@ import {
   formatBytes,
   hasV6,
   openStack,
-  parseGateway,
+  parseGateways,
   parseMtu,
   parseTapSpecs,
   SetupError,
@@ -65,12 +65,8 @@ async function run(args: string[], ctx: CliContext): Promise<number> {
   if (typeof taps === "string") return ctx.usage(taps);
   const mtu = parseMtu(values.mtu, hasV6(taps));
   if (mtu !== null && typeof mtu === "object") return ctx.usage(mtu.error);
-  const gateways: string[] = [];
-  for (const g of values.gateway ?? []) {
-    const p = parseGateway(g);
-    if (p !== null && typeof p === "object") return ctx.usage(p.error);
-    if (p !== null) gateways.push(p);
-  }
+  const gateways = parseGateways(values.gateway);
+  if (!Array.isArray(gateways)) return ctx.usage(gateways.error);
   if (values.forward && taps.length < 2) ctx.usage("--forward needs two or more --tap devices to route between");
   if (values.pcap === "") ctx.usage("--pcap needs a file name");
 

@@ -68,6 +68,17 @@ export function parseGateway(text: string | undefined): string | null | { error:
   return text;
 }
 
+/** Parse every `--gateway IP` given (one default route per IP version). */
+export function parseGateways(texts: readonly string[] | undefined): string[] | { error: string } {
+  const out: string[] = [];
+  for (const t of texts ?? []) {
+    const p = parseGateway(t);
+    if (p !== null && typeof p === "object") return p;
+    if (p !== null) out.push(p);
+  }
+  return out;
+}
+
 /** Parse `--mtu N`: IPv4 needs 68 (RFC 791), IPv6 1280 (RFC 8200 5); TAP carries up to 65535. */
 export function parseMtu(text: string | undefined, needV6: boolean): number | null | { error: string } {
   if (text === undefined) return null;
