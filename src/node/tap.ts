@@ -251,6 +251,7 @@ export interface TapOptions {
    * kernel then sends TCP super-frames of up to 64 KiB and partial checksums, and takes ours
    * (`sendOffload`). Receivers set with `onFrames` still get MTU-sized frames with complete checksums
    * (split in software: `gsoStats`); `onOffloadFrames` gets them as they came. false: plain frames.
+   * The default can be turned off for a whole process with NETSTACK_TAP_OFFLOAD=0.
    */
   offload?: boolean;
   /** TUNSETOFFLOAD flags to offer (`TunOffload` of src/wire/virtio-net.ts; default `DEFAULT_OFFLOADS`). */
@@ -414,7 +415,7 @@ export class TapLink implements Link {
     const a = loadAddon();
     let opened: { fd: number; name: string; vnetHdrLen: number; offloads: number };
     try {
-      opened = a.open(name, tun, options.offload ?? true, offloads);
+      opened = a.open(name, tun, options.offload ?? defaultOffload(), offloads);
     } catch (err) {
       throw explain(err, name, "open");
     }
@@ -739,6 +740,15 @@ function defaultThreads(): { reader: boolean; writer: boolean } {
   if (env === undefined || env === "") return { reader: false, writer: true };
   const list = env.split(",").map((x) => x.trim());
   return { reader: list.includes("reader"), writer: list.includes("writer") };
+}
+
+/**
+ * Offloads when the options do not say: on, unless `NETSTACK_TAP_OFFLOAD` is "0" or "off" (for
+ * measurements and for programs that open their links with the defaults, such as the CLI).
+ */
+function defaultOffload(): boolean {
+  const env = process.env.NETSTACK_TAP_OFFLOAD;
+  return !(env === "0" || env === "off" || env === "false");
 }
 
 /** All-zero headers for offload receivers of a link without offloads. */
