@@ -21,6 +21,7 @@ export {
   type DgramType,
   type RemoteInfo,
 } from "./dgram.ts";
+export type { GsoStats } from "./gso.ts";
 export {
   BaseLink,
   type FramesCallback,
@@ -66,12 +67,15 @@ export {
 } from "./qemu-link.ts";
 export { type ServiceStats, type Services, type ServicesOptions, startServices } from "./services.ts";
 export {
+  DEFAULT_OFFLOADS,
   type KeepHeapOptions,
   keepHeapMemory,
+  type OffloadFramesCallback,
   type TapAvailability,
   TapError,
   TapLink,
   type TapOptions,
   tapAvailable,
 } from "./tap.ts";
+export { TunLink, type TunOptions } from "./tun.ts";
 export { connectWeb, toWebStreams, type WebConnection } from "./web-streams.ts";
