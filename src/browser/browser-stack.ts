@@ -15,9 +15,10 @@
  *
  * Host names: IP literals and "localhost" without a resolver; pass `lookup` to resolve others.
  */
+
+import { type DatagramOptions, DatagramSocket } from "../host/datagram.ts";
 import type { HostStackOptions } from "../host/host-stack.ts";
 import { HostStack } from "../host/host-stack.ts";
-import { DatagramSocket, type DatagramOptions } from "../host/datagram.ts";
 import { type LinkPairOptions, linkPair, type PairLink } from "../host/link.ts";
 import type { HostPlatform } from "../host/platform.ts";
 import { type ConnectOptions, type ListenOptions, type LookupFn, TcpListener, TcpSocket } from "../host/tcp-socket.ts";

@@ -4,9 +4,9 @@
  * module bundled into one ES module file with no imports.
  */
 
-export { type Bindings, type DeviceId, type SocketId, type StackEvent } from "../context.ts";
+export type { Bindings, DeviceId, SocketId, StackEvent } from "../context.ts";
 export { HostBindings } from "../host/bindings.ts";
-export { DatagramSocket, type DatagramMessage, type DatagramOptions } from "../host/datagram.ts";
+export { type DatagramMessage, type DatagramOptions, DatagramSocket } from "../host/datagram.ts";
 export { type CodedError, codedError } from "../host/errors.ts";
 export { type AddLinkOptions, HostStack, type HostStackOptions } from "../host/host-stack.ts";
 export {

@@ -66,12 +66,8 @@ export function browserPlatform(): HostPlatform {
     },
     defer,
     reportError,
-    // Node: an unref'd timer does not keep the process alive (browsers have no such notion).
-    refTimer: (h, on) => {
-      const t = h as { ref?: () => void; unref?: () => void };
-      if (on) t.ref?.();
-      else t.unref?.();
-    },
+    // No refTimer: under Node the core's timer is an ordinary (referenced) timer, so a BrowserStack
+    // keeps the process alive while its core has a timer pending, until `close()`.
   };
   return shared;
 }

@@ -60,9 +60,12 @@ async function webSocketClass(o: WebSocketLinkOptions): Promise<WebSocketConstru
     const C = mod.WebSocket ?? mod.default;
     if (typeof C === "function") return C;
   } catch {}
-  throw Object.assign(new Error("WebSocketLink: no WebSocket here (install the ws package or pass options.WebSocket)"), {
-    code: "ERR_NO_WEBSOCKET",
-  });
+  throw Object.assign(
+    new Error("WebSocketLink: no WebSocket here (install the ws package or pass options.WebSocket)"),
+    {
+      code: "ERR_NO_WEBSOCKET",
+    },
+  );
 }
 
 export class WebSocketLink extends QueueLink {

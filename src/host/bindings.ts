@@ -161,7 +161,7 @@ export class HostBindings implements Bindings {
 
   private readonly fire = (): void => {
     this.timer = null;
-    if (this.core === null || this.closed) return;
+    if (this.core === null || this.closed || this.timerAt === Infinity) return;
     // Host timers may fire a little early by the monotonic clock: wait out the rest.
     const now = this.platform.now();
     if (now < this.timerAt) {

@@ -128,7 +128,8 @@ export class DatagramSocket {
 
   private sendNow(data: Uint8Array, address: string, port: number): CodedError | null {
     if (this.done) return codedError("EBADF", "send", address, port);
-    if (!(data instanceof Uint8Array)) return Object.assign(new TypeError("send: data must be a Uint8Array"), { code: "EINVAL" });
+    if (!(data instanceof Uint8Array))
+      return Object.assign(new TypeError("send: data must be a Uint8Array"), { code: "EINVAL" });
     const text = address.startsWith("[") && address.endsWith("]") ? address.slice(1, -1) : address;
     const a = parseIp(text);
     if (a === null || !Number.isInteger(port) || port <= 0 || port > 0xffff) {

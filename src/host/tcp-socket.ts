@@ -413,8 +413,9 @@ export class TcpSocket {
     this.writeDone = true;
     const id = this.id;
     if (this.failure !== null) return Promise.reject(this.failure);
-    if (id === null) {
-      // Not connected yet: the FIN goes once it is.
+    if (id === null || this.info === null) {
+      // Not established yet (a CLOSE in SYN-SENT would delete the connection, RFC 9293 3.10.4):
+      // the FIN goes once it is.
       return this.opened.then(() => this.shutdown());
     }
     const e = this.host.tcp.shutdown(id);

@@ -109,7 +109,10 @@ export function checkPattern(parts: readonly Uint8Array[]): number {
  * /redirect/K/path (K redirects, 302, then to /path), any method on /echo (the body back, with the
  * method in X-Method), GET /close (Connection: close).
  */
-export function tinyHttpServer(stack: NS.BrowserStack, port: number): { listener: NS.TcpListener; connections: () => number } {
+export function tinyHttpServer(
+  stack: NS.BrowserStack,
+  port: number,
+): { listener: NS.TcpListener; connections: () => number } {
   let connections = 0;
   const listener = stack.listen(port, (conn) => {
     connections++;
@@ -121,7 +124,7 @@ export function tinyHttpServer(stack: NS.BrowserStack, port: number): { listener
 async function serveConnection(conn: NS.TcpSocket): Promise<void> {
   const reader = conn.readable.getReader();
   const writer = conn.writable.getWriter();
-  let buf = new Uint8Array(0);
+  let buf: Uint8Array = new Uint8Array(0);
   const more = async (): Promise<boolean> => {
     const r = await reader.read();
     if (r.done) return false;
@@ -160,7 +163,7 @@ async function serveConnection(conn: NS.TcpSocket): Promise<void> {
         const c = h.indexOf(":");
         headers.set(h.slice(0, c).toLowerCase(), h.slice(c + 1).trim());
       }
-      let body = new Uint8Array(0);
+      let body: Uint8Array = new Uint8Array(0);
       if (headers.get("transfer-encoding") === "chunked") {
         const parts: Uint8Array[] = [];
         for (;;) {
@@ -179,19 +182,25 @@ async function serveConnection(conn: NS.TcpSocket): Promise<void> {
           o += p.length;
         }
       } else if (headers.has("content-length")) body = await take(Number(headers.get("content-length")));
+      // Head and body in one write (one segment: no Nagle wait for the peer's delayed ACK).
       const send = async (head: string, b?: Uint8Array): Promise<void> => {
-        await writer.write(enc.encode(head));
-        if (b !== undefined && b.length > 0) await writer.write(b);
+        const h = enc.encode(head);
+        const out = new Uint8Array(h.length + (b?.length ?? 0));
+        out.set(h);
+        if (b !== undefined) out.set(b, h.length);
+        await writer.write(out);
       };
-      let m: RegExpExecArray | null;
-      if ((m = /^\/bytes\/(\d+)$/.exec(path)) !== null) {
-        const n = Number(m[1]);
+      const bytesM = /^\/bytes\/(\d+)$/.exec(path);
+      const chunkedM = /^\/chunked\/(\d+)$/.exec(path);
+      const redirectM = /^\/redirect\/(\d+)(\/.*)$/.exec(path);
+      if (bytesM !== null) {
+        const n = Number(bytesM[1]);
         await send(`HTTP/1.1 200 OK\r\nContent-Length: ${n}\r\nContent-Type: application/octet-stream\r\n\r\n`);
         const chunk = new Uint8Array(65536);
         for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 7 + (i >> 8)) & 0xff;
         for (let o = 0; o < n; o += chunk.length) await writer.write(chunk.subarray(0, Math.min(chunk.length, n - o)));
-      } else if ((m = /^\/chunked\/(\d+)$/.exec(path)) !== null) {
-        const n = Number(m[1]);
+      } else if (chunkedM !== null) {
+        const n = Number(chunkedM[1]);
         await send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
         for (let o = 0; o < n; o += 1000) {
           const k = Math.min(1000, n - o);
@@ -200,9 +209,9 @@ async function serveConnection(conn: NS.TcpSocket): Promise<void> {
           await send("\r\n");
         }
         await send("0\r\nX-Trailer: yes\r\n\r\n");
-      } else if ((m = /^\/redirect\/(\d+)(\/.*)$/.exec(path)) !== null) {
-        const k = Number(m[1]);
-        const to = k <= 1 ? m[2] : `/redirect/${k - 1}${m[2]}`;
+      } else if (redirectM !== null) {
+        const k = Number(redirectM[1]);
+        const to = k <= 1 ? redirectM[2] : `/redirect/${k - 1}${redirectM[2]}`;
         await send(`HTTP/1.1 302 Found\r\nLocation: ${to}\r\nContent-Length: 5\r\n\r\n`, enc.encode("moved"));
       } else if (path === "/echo") {
         const h = `HTTP/1.1 200 OK\r\nX-Method: ${method}\r\nX-Content-Type: ${headers.get("content-type") ?? ""}\r\nContent-Length: ${body.length}\r\n\r\n`;
@@ -364,7 +373,11 @@ export async function udpScenario(ns: Ns): Promise<{ sent: number; received: num
   const v6 = await udpEcho(a, "fd09::2", 7, 1);
   await a.close();
   await b.close();
-  return { sent: out.sent + v6.sent, received: out.received + v6.received, payloads: [...out.payloads, ...v6.payloads] };
+  return {
+    sent: out.sent + v6.sent,
+    received: out.received + v6.received,
+    payloads: [...out.payloads, ...v6.payloads],
+  };
 }
 
 /** TCP echo of `bytes` between two in-page stacks (B echoes on port 7), v4 or v6. */
@@ -387,9 +400,14 @@ export interface WsResult {
 }
 
 /** A stack in this realm on a WebSocketLink to `url`, whose far side (10.0.0.1) runs the services. */
-export async function wsScenario(ns: Ns, url: string, fetchBytes: number): Promise<WsResult> {
+export async function wsScenario(
+  ns: Ns,
+  url: string,
+  fetchBytes: number,
+  linkOptions?: NS.WebSocketLinkOptions,
+): Promise<WsResult> {
   const stack = new ns.BrowserStack({ dad: false });
-  const link = await ns.WebSocketLink.connect(url);
+  const link = await ns.WebSocketLink.connect(url, linkOptions);
   stack.addLink(link, { addresses: ["10.0.0.2/24"] });
   const echo = await tcpEcho(stack, "10.0.0.1", 7, 1_000_000);
   const t0 = performance.now();
