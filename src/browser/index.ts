@@ -10,11 +10,13 @@ export { type DatagramMessage, type DatagramOptions, DatagramSocket } from "../h
 export { type CodedError, codedError } from "../host/errors.ts";
 export { type AddLinkOptions, HostStack, type HostStackOptions } from "../host/host-stack.ts";
 export {
+  type FrameDirection,
   type FramesCallback,
   type Link,
   type LinkPairOptions,
   type LinkStats,
   linkPair,
+  observeLink,
   PairLink,
   QueueLink,
 } from "../host/link.ts";

@@ -204,3 +204,48 @@ export function linkPair(platform: HostPlatform, options: LinkPairOptions = {}):
   b.peer = a;
   return [a, b];
 }
+
+/** Which way a frame went through an observed link. */
+export type FrameDirection = "out" | "in";
+
+/**
+ * Wrap `link` so `onFrame` sees every frame sent and received (a view valid only during the call):
+ * for frame logs and live frame lists. Everything else is the wrapped link's.
+ */
+export function observeLink(link: Link, onFrame: (dir: FrameDirection, frame: Uint8Array) => void): Link {
+  const wrapped: Link = {
+    get name() {
+      return link.name;
+    },
+    get maxFrameLen() {
+      return link.maxFrameLen;
+    },
+    get stats() {
+      return link.stats;
+    },
+    get closed() {
+      return link.closed;
+    },
+    send(bytes: Uint8Array, off?: number, len?: number): void {
+      const [o, n] = sendRange(bytes, off, len);
+      onFrame("out", bytes.subarray(o, o + n));
+      link.send(bytes, o, n);
+    },
+    onFrames(cb: FramesCallback | null): void {
+      link.onFrames(
+        cb === null
+          ? null
+          : (frames) => {
+              for (let i = 0; i < frames.length; i++) onFrame("in", frames[i]);
+              cb(frames);
+            },
+      );
+    },
+    pause: () => link.pause(),
+    resume: () => link.resume(),
+    onClose: (cb) => link.onClose(cb),
+    close: () => link.close(),
+  };
+  if (link.lendFrames !== undefined) wrapped.lendFrames = (on) => link.lendFrames?.(on);
+  return wrapped;
+}

@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { pathToFileURL } from "node:url";
+import { startRelay } from "../../examples/browser/relay.ts";
 import type * as NS from "../../src/browser/index.ts";
 import { buildOnce } from "./harness.ts";
-import { startRelay } from "./relay.ts";
 import * as scenarios from "./scenarios.ts";
 
 test("the browser bundle is one ES module without imports and without Node modules", async () => {

@@ -7,8 +7,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { BrowserContext, Page } from "playwright-core";
+import { startRelay } from "../../examples/browser/relay.ts";
+import { startDemo } from "../../examples/browser/serve.ts";
 import { buildOnce, chromiumSkipReason, launchChromium, servePage } from "./harness.ts";
-import { startRelay } from "./relay.ts";
 import type { EchoResult, FetchResult, WsResult } from "./scenarios.ts";
 
 const skip = await chromiumSkipReason();
@@ -122,6 +123,49 @@ describe("netstack/browser in headless Chromium", { skip, timeout: 120_000 }, ()
       assert.ok(relay.services.stats.httpRequests >= 1);
     } finally {
       await relay.close();
+    }
+  });
+
+  test("the demo page (npm run demo:browser) downloads to 100% without console errors", async () => {
+    const demo = await startDemo(0);
+    const tab = await context.newPage();
+    const errors: string[] = [];
+    tab.on("console", (m) => {
+      if (m.type() === "error") errors.push(m.text());
+    });
+    tab.on("pageerror", (e) => errors.push(e.message));
+    try {
+      await tab.goto(`${demo.url}?bytes=3000000`);
+      await tab.waitForFunction(
+        () =>
+          (globalThis as unknown as { document: { body: { dataset: { done?: string } } } }).document.body.dataset.done,
+        null,
+        { timeout: 60_000 },
+      );
+      const state = await tab.evaluate(() => {
+        const d = (
+          globalThis as unknown as {
+            document: {
+              body: { dataset: { done?: string } };
+              getElementById(id: string): { value?: number; textContent: string; childElementCount: number };
+            };
+          }
+        ).document;
+        return {
+          done: d.body.dataset.done,
+          progress: d.getElementById("progress").value,
+          status: d.getElementById("status").textContent,
+          frames: d.getElementById("frames").childElementCount,
+        };
+      });
+      assert.equal(state.done, "ok", state.status);
+      assert.equal(state.progress, 1);
+      assert.match(state.status, /HTTP 200: 3,000,000 bytes/);
+      assert.ok(state.frames > 0, "the frame list shows frames");
+      assert.deepEqual(errors, []);
+    } finally {
+      await tab.close();
+      await demo.close();
     }
   });
 
