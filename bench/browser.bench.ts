@@ -14,13 +14,13 @@ import { Agent, get } from "node:http";
 import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
 import { WebSocket, WebSocketServer } from "ws";
+import { startRelay } from "../examples/browser/relay.ts";
 import * as ns from "../src/browser/index.ts";
 import { memoryLinkPair } from "../src/node/link.ts";
 import type { Socket } from "../src/node/net.ts";
 import { NodeStack } from "../src/node/node-stack.ts";
 import { startServices } from "../src/node/services.ts";
 import { buildOnce, chromiumSkipReason, launchChromium, servePage } from "../test/browser/harness.ts";
-import { startRelay } from "../examples/browser/relay.ts";
 
 const { values } = parseArgs({
   options: { bytes: { type: "string", default: "20000000" }, rounds: { type: "string", default: "3" } },

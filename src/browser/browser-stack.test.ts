@@ -158,3 +158,32 @@ test("ready() resolves once IPv6 duplicate address detection is done", async () 
   );
   await s.close();
 });
+
+test("connect: after readable.cancel() incoming data is dropped, so the peer is not stalled", async () => {
+  const { a, b, close } = pair();
+  let serverWrote = 0;
+  const done = new Promise<void>((resolve) => {
+    b.listen(7, async (c) => {
+      const w = c.writable.getWriter();
+      const chunk = new Uint8Array(65536);
+      for (let i = 0; i < 32; i++) {
+        await w.write(chunk);
+        serverWrote += chunk.length;
+      }
+      await w.close();
+      resolve();
+    });
+  });
+  const s = a.connect({ host: "10.9.0.2", port: 7 });
+  await s.opened;
+  await s.readable.cancel();
+  // 2 MiB: far more than TCP's buffers and window hold, so the writer only finishes if A keeps reading.
+  await done;
+  assert.equal(serverWrote, 2 * 1024 * 1024);
+  // A's writing direction still works after its reading side was cancelled.
+  const w = s.writable.getWriter();
+  await w.write(Uint8Array.of(1, 2, 3));
+  await w.close();
+  await s.closed;
+  await close();
+});

@@ -56,6 +56,8 @@ export interface ConnectOptions {
 const HIGH_WATER = 64 * 1024;
 /** Largest chunk the readable enqueues at once. */
 const READ_MAX = 256 * 1024;
+/** Where data read after `readable.cancel()` goes (dropped). */
+const DISCARD = new Uint8Array(64 * 1024);
 
 /** Resolve `host` to one address: an IP literal, "localhost", or the first answer of `lookup`. */
 export async function resolveHost(host: string | undefined, lookup: LookupFn | undefined): Promise<IpAddr> {
@@ -340,7 +342,7 @@ export class TcpSocket {
     if (id === null || this.info === null) return;
     const tcp = this.host.tcp;
     if (this.discarding) {
-      for (let n = tcp.readable(id); n > 0; n = tcp.readable(id)) tcp.recvInto(id, new Uint8Array(n), 0, n);
+      while (tcp.readable(id) > 0) tcp.recvInto(id, DISCARD, 0, DISCARD.length);
       return;
     }
     // enqueue() may call pull() synchronously: one drain at a time.
