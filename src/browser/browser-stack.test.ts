@@ -15,7 +15,9 @@ function pair() {
   return { a, b, close: async () => Promise.all([a.close(), b.close()]) };
 }
 
-test("BrowserStack: 1 MB TCP echo over an in-page link arrives intact, IPv4 and IPv6", async () => {
+test("BrowserStack: 1 MB TCP echo over an in-page link arrives intact, IPv4 and IPv6", {
+  timeout: 30_000,
+}, async () => {
   for (const host of ["10.9.0.2", "fd09::2"]) {
     const r = await echoScenario(ns, 1_000_000, host);
     assert.equal(r.received, 1_000_000);
@@ -23,7 +25,7 @@ test("BrowserStack: 1 MB TCP echo over an in-page link arrives intact, IPv4 and 
   }
 });
 
-test("BrowserStack: fetch against a server written with stack.listen", async () => {
+test("BrowserStack: fetch against a server written with stack.listen", { timeout: 30_000 }, async () => {
   const r = await fetchScenario(ns);
   assert.equal(r.bytesLength, 300000);
   assert.equal(r.bytesBad, 0);
@@ -35,13 +37,13 @@ test("BrowserStack: fetch against a server written with stack.listen", async () 
   assert.equal(r.aborted, "AbortError");
 });
 
-test("BrowserStack: UDP echo, IPv4 and IPv6", async () => {
+test("BrowserStack: UDP echo, IPv4 and IPv6", { timeout: 30_000 }, async () => {
   const r = await udpScenario(ns);
   assert.equal(r.received, 4);
   assert.equal(r.payloads[3], "datagram 0 from fd09::2:7");
 });
 
-test("connect: errors carry Node-style codes", async () => {
+test("connect: errors carry Node-style codes", { timeout: 30_000 }, async () => {
   const { a, b, close } = pair();
   b.listen(80, () => {});
   assert.throws(() => b.listen(80, () => {}), { code: "EADDRINUSE" });
@@ -64,7 +66,7 @@ test("connect: errors carry Node-style codes", async () => {
   await close();
 });
 
-test("connect: a reader that stops reading closes the TCP window; the writer waits", async () => {
+test("connect: a reader that stops reading closes the TCP window; the writer waits", { timeout: 30_000 }, async () => {
   const { a, b, close } = pair();
   let server: ns.TcpSocket | null = null;
   b.listen(7, (c) => {
@@ -103,7 +105,9 @@ test("connect: a reader that stops reading closes the TCP window; the writer wai
   await close();
 });
 
-test("connect: writable.close() half-closes; the peer still answers; close() releases", async () => {
+test("connect: writable.close() half-closes; the peer still answers; close() releases", {
+  timeout: 30_000,
+}, async () => {
   const { a, b, close } = pair();
   b.listen(7, async (c) => {
     const text = await new Response(c.readable).text();
@@ -121,7 +125,9 @@ test("connect: writable.close() half-closes; the peer still answers; close() rel
   await close();
 });
 
-test("openDatagram: a reader that does not read leaves datagrams in the bounded core queue", async () => {
+test("openDatagram: a reader that does not read leaves datagrams in the bounded core queue", {
+  timeout: 30_000,
+}, async () => {
   const { a, b, close } = pair();
   const rx = b.openDatagram({ port: 5000, readableHighWaterMark: 4 });
   const tx = a.openDatagram({});
@@ -144,7 +150,7 @@ test("openDatagram: a reader that does not read leaves datagrams in the bounded 
   await close();
 });
 
-test("ready() resolves once IPv6 duplicate address detection is done", async () => {
+test("ready() resolves once IPv6 duplicate address detection is done", { timeout: 30_000 }, async () => {
   const [la] = ns.inPageLinkPair();
   const s = new ns.BrowserStack();
   const dev = s.addLink(la, { addresses: ["fd0a::1/64"] });
@@ -159,7 +165,9 @@ test("ready() resolves once IPv6 duplicate address detection is done", async () 
   await s.close();
 });
 
-test("connect: after readable.cancel() incoming data is dropped, so the peer is not stalled", async () => {
+test("connect: after readable.cancel() incoming data is dropped, so the peer is not stalled", {
+  timeout: 30_000,
+}, async () => {
   const { a, b, close } = pair();
   let serverWrote = 0;
   const done = new Promise<void>((resolve) => {

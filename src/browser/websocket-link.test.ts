@@ -25,7 +25,7 @@ function nextMessage(ws: WebSocket): Promise<Uint8Array> {
   );
 }
 
-test("WebSocketLink: one Ethernet frame per binary message, no prefix, both ways", async () => {
+test("WebSocketLink: one Ethernet frame per binary message, no prefix, both ways", { timeout: 30_000 }, async () => {
   const srv = await server();
   // No WebSocket global in Node 20: the link loads the ws package itself.
   const link = await WebSocketLink.connect(srv.url);
@@ -89,7 +89,9 @@ test("WebSocketLink: one Ethernet frame per binary message, no prefix, both ways
   await srv.close();
 });
 
-test("WebSocketLink: a full socket buffer drops frames (counted) instead of queueing without bound", () => {
+test("WebSocketLink: a full socket buffer drops frames (counted) instead of queueing without bound", {
+  timeout: 30_000,
+}, () => {
   const sent: Uint8Array[] = [];
   const fake: WebSocketLike = {
     binaryType: "blob",
@@ -121,7 +123,7 @@ test("WebSocketLink: a full socket buffer drops frames (counted) instead of queu
   assert.equal(link.stats.txDropped, 2);
 });
 
-test("WebSocketLink.connect: a refused connection rejects with ECONNREFUSED", async () => {
+test("WebSocketLink.connect: a refused connection rejects with ECONNREFUSED", { timeout: 30_000 }, async () => {
   const srv = await server();
   const url = srv.url;
   await srv.close();

@@ -82,7 +82,9 @@ function rawServer(
 
 const ok = (body: string, extra = "") => `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n${extra}\r\n${body}`;
 
-test("fetch: keep-alive reuses one connection; the pool keeps at most maxIdlePerOrigin", async () => {
+test("fetch: keep-alive reuses one connection; the pool keeps at most maxIdlePerOrigin", {
+  timeout: 30_000,
+}, async () => {
   const { a, b, close } = pair({ maxIdlePerOrigin: 2 });
   const srv = rawServer(b, 80, (r) => ok(`you asked ${r.head.split(" ")[1]}`));
   for (let i = 0; i < 3; i++) assert.equal(await (await a.fetch(`http://10.9.0.2/${i}`)).text(), `you asked /${i}`);
@@ -98,7 +100,9 @@ test("fetch: keep-alive reuses one connection; the pool keeps at most maxIdlePer
   await close();
 });
 
-test("fetch: an idle connection the server closed is dropped; a request it refused is retried once", async () => {
+test("fetch: an idle connection the server closed is dropped; a request it refused is retried once", {
+  timeout: 30_000,
+}, async () => {
   const { a, b, close } = pair();
   // Request 2 arrives on the reused connection and the server closes it without answering.
   const srv = rawServer(b, 80, (_r, n) => (n === 2 ? "close" : ok(`n=${n}`)));
@@ -110,7 +114,7 @@ test("fetch: an idle connection the server closed is dropped; a request it refus
   await close();
 });
 
-test("fetch: idle connections close after idleTimeoutMs", async () => {
+test("fetch: idle connections close after idleTimeoutMs", { timeout: 30_000 }, async () => {
   const { a, b, close } = pair({ idleTimeoutMs: 30 });
   rawServer(b, 80, () => ok("x"));
   await (await a.fetch("http://10.9.0.2/")).text();
@@ -120,7 +124,9 @@ test("fetch: idle connections close after idleTimeoutMs", async () => {
   await close();
 });
 
-test("fetch: redirects rewrite methods as fetch does, and drop Authorization across origins", async () => {
+test("fetch: redirects rewrite methods as fetch does, and drop Authorization across origins", {
+  timeout: 30_000,
+}, async () => {
   const { a, b, close } = pair();
   const srv = rawServer(b, 80, (r) => {
     const path = r.head.split(" ")[1];
@@ -163,7 +169,7 @@ test("fetch: redirects rewrite methods as fetch does, and drop Authorization acr
   await close();
 });
 
-test("fetch: broken responses reject with TypeError; a short body errors the stream", async () => {
+test("fetch: broken responses reject with TypeError; a short body errors the stream", { timeout: 30_000 }, async () => {
   const { a, b, close } = pair();
   rawServer(b, 80, (r) => {
     const path = r.head.split(" ")[1];
@@ -193,7 +199,9 @@ test("fetch: broken responses reject with TypeError; a short body errors the str
   await close();
 });
 
-test("fetch: host names go through the lookup hook; unknown names fail with ENOTFOUND", async () => {
+test("fetch: host names go through the lookup hook; unknown names fail with ENOTFOUND", {
+  timeout: 30_000,
+}, async () => {
   const { a, b, close } = pair();
   rawServer(b, 80, (r) => ok(/host: (.*)/.exec(r.head)?.[1] ?? ""));
   assert.equal(await (await a.fetch("http://server.test/")).text(), "server.test");
@@ -205,7 +213,7 @@ test("fetch: host names go through the lookup hook; unknown names fail with ENOT
   await close();
 });
 
-test("fetch: gzip bodies are decoded; HEAD and 204 have no body", async () => {
+test("fetch: gzip bodies are decoded; HEAD and 204 have no body", { timeout: 30_000 }, async () => {
   const { a, b, close } = pair();
   const plain = "netstack ".repeat(1000);
   const gz = new Uint8Array(
@@ -235,7 +243,7 @@ test("fetch: gzip bodies are decoded; HEAD and 204 have no body", async () => {
   await close();
 });
 
-test("fetch: a body nobody reads stops the sender (backpressure reaches TCP)", async () => {
+test("fetch: a body nobody reads stops the sender (backpressure reaches TCP)", { timeout: 30_000 }, async () => {
   const { a, b, close } = pair();
   const total = 8 * 1024 * 1024;
   let written = 0;

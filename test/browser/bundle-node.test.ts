@@ -11,7 +11,7 @@ import type * as NS from "../../src/browser/index.ts";
 import { buildOnce } from "./harness.ts";
 import * as scenarios from "./scenarios.ts";
 
-test("the browser bundle is one ES module without imports and without Node modules", async () => {
+test("the browser bundle is one ES module without imports and without Node modules", { timeout: 30_000 }, async () => {
   const b = await buildOnce();
   assert.deepEqual(b.imports, []);
   assert.ok(!b.inputs.some((p) => p.startsWith("node:") || p.includes("src/node/")), "no Node module in the bundle");
@@ -23,7 +23,9 @@ test("the browser bundle is one ES module without imports and without Node modul
   assert.ok(b.gzipBytes < b.bytes);
 });
 
-test("the bundle imported in Node: in-memory TCP echo and UDP, and a WebSocketLink to a NodeStack", async () => {
+test("the bundle imported in Node: in-memory TCP echo and UDP, and a WebSocketLink to a NodeStack", {
+  timeout: 30_000,
+}, async () => {
   const b = await buildOnce();
   const ns = await import(pathToFileURL(b.bundle).href);
   const echo = await scenarios.echoScenario(ns, 1_000_000);
