@@ -266,3 +266,29 @@ test("fetch: a body nobody reads stops the sender (backpressure reaches TCP)", {
   assert.equal(got, total);
   await close();
 });
+
+test("fetch: at most maxConnectionsPerOrigin connections; more requests wait their turn or abort", {
+  timeout: 30_000,
+}, async () => {
+  const { a, b, close } = pair({ maxConnectionsPerOrigin: 2 });
+  const srv = rawServer(b, 80, (r) => ok(`you asked ${r.head.split(" ")[1]}`));
+  const texts = await Promise.all([0, 1, 2, 3, 4].map(async (i) => (await a.fetch(`http://10.9.0.2/${i}`)).text()));
+  assert.deepEqual(
+    texts,
+    [0, 1, 2, 3, 4].map((i) => `you asked /${i}`),
+  );
+  assert.equal(srv.connections(), 2);
+  assert.ok(a.http.stats.waited >= 3, `waited ${a.http.stats.waited}`);
+  // Two bodies held unread occupy both connections: a third request waits, and its abort ends the wait.
+  const held = [await a.fetch("http://10.9.0.2/h1"), await a.fetch("http://10.9.0.2/h2")];
+  const ac = new AbortController();
+  const waiting = a.fetch("http://10.9.0.2/w", { signal: ac.signal });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(srv.seen.length, 7, "the third request was not sent");
+  ac.abort();
+  await assert.rejects(waiting, { name: "AbortError" });
+  for (const h of held) await h.text();
+  assert.equal(await (await a.fetch("http://10.9.0.2/after")).text(), "you asked /after");
+  assert.equal(srv.connections(), 2);
+  await close();
+});

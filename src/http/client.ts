@@ -7,8 +7,9 @@
  *   `Content-Length`) and ReadableStreams (sent with the chunked coding, RFC 9112 7.1).
  * - Response bodies: Content-Length, chunked, or until close (RFC 9112 6.3); gzip and deflate
  *   content codings are decoded where the host has DecompressionStream.
- * - Connections are kept alive and reused (RFC 9112 9.3): idle connections wait in a pool bounded
- *   per origin and in total, and close after an idle timeout. A request on a reused connection that
+ * - Connections are kept alive and reused (RFC 9112 9.3): at most `maxConnectionsPerOrigin` are
+ *   open per origin (more requests wait in order, as browsers do); idle connections wait in a pool
+ *   bounded per origin and in total, and close after an idle timeout. A request on a reused connection that
  *   the server had already closed is retried once on a new one (RFC 9112 9.3.1) when its body can
  *   be sent again.
  * - Redirects as `fetch` does them: `follow` (at most 20; 301/302 turn POST into GET, 303 turns
@@ -46,6 +47,8 @@ export type Dial = (host: string, port: number, signal?: AbortSignal) => HttpCon
 
 export interface HttpClientOptions {
   dial: Dial;
+  /** Connections open at once per origin, busy or idle (default 6, as browsers); more requests wait. */
+  maxConnectionsPerOrigin?: number;
   /** Idle connections kept per origin (default 6). */
   maxIdlePerOrigin?: number;
   /** Idle connections kept in all (default 64). */
@@ -83,6 +86,8 @@ class PooledConnection {
   /** Requests this connection carried. */
   uses = 0;
   dead = false;
+  /** Called once when the connection closes (the pool's count of open connections). */
+  onClose: (() => void) | null = null;
 
   constructor(
     readonly conn: HttpConnection,
@@ -124,6 +129,9 @@ class PooledConnection {
     if (this.dead) return;
     this.dead = true;
     this.conn.close().catch(() => {});
+    const cb = this.onClose;
+    this.onClose = null;
+    cb?.();
   }
 }
 
@@ -162,13 +170,19 @@ function originOf(u: URL): string {
 export class HttpClient {
   private readonly idle = new Map<string, PooledConnection[]>();
   private idleCount = 0;
+  /** Open connections per origin (busy or idle). */
+  private readonly live = new Map<string, number>();
+  /** Requests waiting for a connection of a full origin: handed one, or null (open your own). */
+  private readonly waiters = new Map<string, ((pc: PooledConnection | null) => void)[]>();
+  private readonly maxPerOrigin: number;
   private readonly maxIdlePerOrigin: number;
   private readonly maxIdle: number;
   private readonly idleTimeoutMs: number;
   /** Connections opened / requests sent on a reused connection (for tests and diagnostics). */
-  readonly stats = { connections: 0, reused: 0, retried: 0 };
+  readonly stats = { connections: 0, reused: 0, retried: 0, waited: 0 };
 
   constructor(private readonly options: HttpClientOptions) {
+    this.maxPerOrigin = Math.max(1, options.maxConnectionsPerOrigin ?? 6);
     this.maxIdlePerOrigin = options.maxIdlePerOrigin ?? 6;
     this.maxIdle = options.maxIdle ?? 64;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 4000;
@@ -235,15 +249,15 @@ export class HttpClient {
   private async send(req: Req): Promise<Response> {
     const origin = originOf(req.url);
     for (let attempt = 0; ; attempt++) {
-      const reused = attempt === 0 ? this.takeIdle(origin) : null;
-      const pc = reused ?? this.open(req, origin);
+      const pc = await this.acquire(req, origin, attempt > 0);
+      const reused = pc.uses > 0;
       try {
         return await this.exchange(pc, req);
       } catch (e) {
         pc.close();
         // RFC 9112 9.3.1: a reused connection closed by the server before any response byte: retry
         // once on a new connection, when the request body can be sent again.
-        if (reused !== null && e instanceof Closed && !(req.body instanceof ReadableStream)) {
+        if (reused && attempt === 0 && e instanceof Closed && !(req.body instanceof ReadableStream)) {
           this.stats.retried++;
           continue;
         }
@@ -253,11 +267,58 @@ export class HttpClient {
     }
   }
 
+  /**
+   * A connection for `req`: an idle one of its origin (unless `fresh`), a new one while the origin
+   * has fewer than `maxConnectionsPerOrigin` open, else the next one released (requests wait in
+   * order; an abort takes the request out of the queue).
+   */
+  private async acquire(req: Req, origin: string, fresh: boolean): Promise<PooledConnection> {
+    for (;;) {
+      const idle = fresh ? null : this.takeIdle(origin);
+      if (idle !== null) return idle;
+      if ((this.live.get(origin) ?? 0) < this.maxPerOrigin) return this.open(req, origin);
+      this.stats.waited++;
+      const signal = req.signal;
+      const got = await new Promise<PooledConnection | null>((resolve, reject) => {
+        const list = this.waiters.get(origin) ?? [];
+        this.waiters.set(origin, list);
+        const onAbort = (): void => {
+          const i = list.indexOf(waiter);
+          if (i >= 0) list.splice(i, 1);
+          reject(abortReason(signal as AbortSignal));
+        };
+        const waiter = (pc: PooledConnection | null): void => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve(pc);
+        };
+        list.push(waiter);
+        signal?.addEventListener("abort", onAbort, { once: true });
+      });
+      if (got !== null) return got;
+    }
+  }
+
   private open(req: Req, origin: string): PooledConnection {
     const host = req.url.hostname.startsWith("[") ? req.url.hostname.slice(1, -1) : req.url.hostname;
     const port = req.url.port === "" ? 80 : Number(req.url.port);
     this.stats.connections++;
-    return new PooledConnection(this.options.dial(host, port, req.signal ?? undefined), origin);
+    this.live.set(origin, (this.live.get(origin) ?? 0) + 1);
+    const pc = new PooledConnection(this.options.dial(host, port, req.signal ?? undefined), origin);
+    pc.onClose = () => {
+      const n = (this.live.get(origin) ?? 1) - 1;
+      if (n > 0) this.live.set(origin, n);
+      else this.live.delete(origin);
+      // A slot is free: the first waiting request opens a connection of its own.
+      this.nextWaiter(origin)?.(null);
+    };
+    return pc;
+  }
+
+  private nextWaiter(origin: string): ((pc: PooledConnection | null) => void) | undefined {
+    const list = this.waiters.get(origin);
+    const w = list?.shift();
+    if (list !== undefined && list.length === 0) this.waiters.delete(origin);
+    return w;
   }
 
   private async exchange(pc: PooledConnection, req: Req): Promise<Response> {
@@ -497,6 +558,12 @@ export class HttpClient {
 
   private putIdle(pc: PooledConnection): void {
     if (pc.dead) return;
+    // A request waiting for this origin takes the connection at once.
+    const waiter = this.nextWaiter(pc.origin);
+    if (waiter !== undefined) {
+      waiter(pc);
+      return;
+    }
     const list = this.idle.get(pc.origin) ?? [];
     if (list.length >= this.maxIdlePerOrigin || this.idleCount >= this.maxIdle) {
       pc.close();
