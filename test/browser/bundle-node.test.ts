@@ -44,6 +44,7 @@ test("the bundle imported in Node: in-memory TCP echo and UDP, and a WebSocketLi
     assert.equal(r.fetchLength, 10_000_000);
     assert.equal(r.fetchBad, 0);
     assert.equal(r.udp.received, 3);
+    assert.equal(r.v6Length, 100000, "fetch over IPv6 ([fd00::1])");
   } finally {
     await relay.close();
   }

@@ -23,7 +23,17 @@ describe("netstack/browser in headless Chromium", { skip, timeout: 120_000 }, ()
 
   before(async () => {
     const b = await buildOnce();
-    site = await servePage(b);
+    site = await servePage(b, {
+      "/script-tag.html": {
+        type: "text/html",
+        body: `<!doctype html><script type="module">
+import { BrowserStack, inPageLinkPair } from "/netstack.js";
+const s = new BrowserStack({ dad: false });
+const d = s.addLink(inPageLinkPair()[0], { addresses: ["10.9.9.1/24"] });
+globalThis.scriptTagResult = s.stack.addresses(d).find((a) => a.startsWith("10."));
+</script>`,
+      },
+    });
     browser = await launchChromium();
     context = browser.context;
     page = await context.newPage();
@@ -50,6 +60,20 @@ describe("netstack/browser in headless Chromium", { skip, timeout: 120_000 }, ()
       ];
     });
     assert.deepEqual(names, ["function", "function", "function", true]);
+  });
+
+  test("the bundle loads from a plain <script type=module>", async () => {
+    const tab = await context.newPage();
+    try {
+      await tab.goto(`${site.url}script-tag.html`);
+      await tab.waitForFunction(() => (globalThis as { scriptTagResult?: string }).scriptTagResult !== undefined);
+      assert.equal(
+        await tab.evaluate(() => (globalThis as { scriptTagResult?: string }).scriptTagResult),
+        "10.9.9.1/24",
+      );
+    } finally {
+      await tab.close();
+    }
   });
 
   test("in-page link: 1 MB TCP echo arrives intact (SHA-256)", async () => {
@@ -118,6 +142,7 @@ describe("netstack/browser in headless Chromium", { skip, timeout: 120_000 }, ()
       assert.equal(r.fetchLength, 10_000_000);
       assert.equal(r.fetchBad, 0, "every byte of /bytes/N is the services' pattern");
       assert.equal(r.udp.received, 3);
+      assert.equal(r.v6Length, 100000, "fetch over IPv6 ([fd00::1])");
       assert.equal(r.udp.payloads[0], "datagram 0 from 10.0.0.1:7");
       assert.equal(relay.stats.clients, 1);
       assert.ok(relay.services.stats.httpRequests >= 1);

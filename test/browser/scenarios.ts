@@ -397,6 +397,8 @@ export interface WsResult {
   fetchBad: number;
   fetchMs: number;
   udp: { sent: number; received: number; payloads: string[] };
+  /** Bytes of /bytes/100000 fetched over IPv6. */
+  v6Length: number;
 }
 
 /** A stack in this realm on a WebSocketLink to `url`, whose far side (10.0.0.1) runs the services. */
@@ -408,8 +410,10 @@ export async function wsScenario(
 ): Promise<WsResult> {
   const stack = new ns.BrowserStack({ dad: false });
   const link = await ns.WebSocketLink.connect(url, linkOptions);
-  stack.addLink(link, { addresses: ["10.0.0.2/24"] });
+  stack.addLink(link, { addresses: ["10.0.0.2/24", "fd00::2/64"] });
   const echo = await tcpEcho(stack, "10.0.0.1", 7, 1_000_000);
+  const r6 = await stack.fetch("http://[fd00::1]/bytes/100000");
+  const v6Length = (await r6.arrayBuffer()).byteLength;
   const t0 = performance.now();
   const res = await stack.fetch(`http://10.0.0.1/bytes/${fetchBytes}`);
   const parts = await readAll(res.body as ReadableStream<Uint8Array>);
@@ -423,5 +427,6 @@ export async function wsScenario(
     fetchBad: checkPattern(parts),
     fetchMs,
     udp,
+    v6Length,
   };
 }
