@@ -193,12 +193,14 @@ test("dns: compression (RFC 1035 4.1.4) points at earlier names, in owner names 
   const r = toRepr(parse(bytes));
   assert.equal(r.answers[0].target, "www.test.example");
   assert.equal(r.authority[0].soa?.rname, "hostmaster.test.example");
-  // Compression is case-insensitive and keeps each name's own spelling before the pointer.
+  // Compression matches exact bytes: names keep their own spelling (RFC 4343 4.1).
   const mixed = new DnsBuilder(1, 0, [
     { name: "A.Example", type: 1, class: 1 },
-    { name: "b.EXAMPLE", type: 1, class: 1 },
+    { name: "b.Example", type: 1, class: 1 },
+    { name: "c.EXAMPLE", type: 1, class: 1 },
   ]).toBytes();
-  assert.deepEqual([...mixed.subarray(27)], [0x01, 0x62, 0xc0, 0x0e, 0, 1, 0, 1]);
+  assert.deepEqual([...mixed.subarray(27, 35)], [0x01, 0x62, 0xc0, 0x0e, 0, 1, 0, 1]);
+  assert.equal(toRepr(parse(mixed)).questions[2].name, "c.EXAMPLE");
 });
 
 function v4(s: string): Ipv4Addr {

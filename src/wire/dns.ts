@@ -590,9 +590,13 @@ class NameWriter {
   }
 }
 
+/**
+ * The dictionary key of the name suffix at `wire[i]`: its exact bytes. Compression matches case
+ * exactly, so every name keeps its own spelling (RFC 4343 4.1: case is preserved where possible).
+ */
 function suffixKey(wire: Uint8Array, i: number): string {
   let s = "";
-  for (let k = i; k < wire.length; k++) s += String.fromCharCode(LOWER(wire[k]));
+  for (let k = i; k < wire.length; k++) s += String.fromCharCode(wire[k]);
   return s;
 }
 
