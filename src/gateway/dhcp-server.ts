@@ -15,7 +15,7 @@
  * Option order follows dnsmasq's, so replies can be compared byte for byte with its.
  */
 import { type CounterId, Counters, counter } from "../counters.ts";
-import { formatMac, type Ipv4Addr, type MacAddr } from "../ip/addr.ts";
+import { formatMac, formatV4, type Ipv4Addr, type MacAddr } from "../ip/addr.ts";
 import type { PacketBuilder } from "../packet/serialize.ts";
 import {
   DHCP_CLIENT_PORT,
@@ -531,8 +531,7 @@ export class DhcpServer {
       .sort((x, y) => x.addr - y.addr)
       .map((r) => {
         const state = r.state !== "released" && r.expires <= now ? "expired" : r.state;
-        const a = `${r.addr >>> 24}.${(r.addr >>> 16) & 0xff}.${(r.addr >>> 8) & 0xff}.${r.addr & 0xff}`;
-        return `${a} ${state} ${formatMac(r.mac)}`;
+        return `${formatV4(r.addr)} ${state} ${formatMac(r.mac)}`;
       });
   }
 }

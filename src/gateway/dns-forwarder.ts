@@ -58,7 +58,7 @@ export interface DnsForwarderConfig {
   timeout: number;
   /** Rounds over the upstream servers. Default 2. */
   attempts: number;
-  /** Queries in flight upstream, at most; beyond, guests get SERVFAIL at once. Default 256. */
+  /** Queries in flight upstream, at most (up to 32768); beyond, guests get SERVFAIL at once. Default 256. */
   maxOutstanding: number;
   /** Guest TCP connections with framing state, at most. Default 64. */
   maxTcpConnections: number;
@@ -70,6 +70,9 @@ export const DEFAULT_DNS_FORWARDER_CONFIG: DnsForwarderConfig = {
   maxOutstanding: 256,
   maxTcpConnections: 64,
 };
+
+/** Largest `maxOutstanding` accepted: half of the 16-bit id space. */
+export const MAX_OUTSTANDING = 32768;
 
 const C = {
   rxMalformed: counter("dns.forwarder.rx.malformed"),
@@ -125,7 +128,10 @@ export class DnsForwarder<G> {
     config: Partial<DnsForwarderConfig> = {},
     counters?: Counters,
   ) {
-    this.config = { ...DEFAULT_DNS_FORWARDER_CONFIG, ...config };
+    const c = { ...DEFAULT_DNS_FORWARDER_CONFIG, ...config };
+    // Half the id space at most, so a free random id is always found in a few draws.
+    c.maxOutstanding = Math.min(c.maxOutstanding, MAX_OUTSTANDING);
+    this.config = c;
     this.counters = counters ?? new Counters();
   }
 
