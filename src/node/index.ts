@@ -21,6 +21,7 @@ export {
   type DgramType,
   type RemoteInfo,
 } from "./dgram.ts";
+export { type GatewayHost, GatewayStartError, type OpenGatewayOptions, openGateway } from "./gateway-host.ts";
 export {
   BaseLink,
   type FramesCallback,
@@ -66,6 +67,15 @@ export {
 } from "./qemu-link.ts";
 export { type ServiceStats, type Services, type ServicesOptions, startServices } from "./services.ts";
 export {
+  type AttachOptions,
+  attachLink,
+  DEFAULT_PORT_QUEUE_BYTES,
+  QemuPortServer,
+  type QemuPortServerOptions,
+  SwitchLink,
+  type SwitchLinkOptions,
+} from "./switch-ports.ts";
+export {
   type KeepHeapOptions,
   keepHeapMemory,
   type TapAvailability,
@@ -75,3 +85,9 @@ export {
   tapAvailable,
 } from "./tap.ts";
 export { connectWeb, toWebStreams, type WebConnection } from "./web-streams.ts";
+export {
+  WebSocketPortServer,
+  type WebSocketPortServerOptions,
+  WebSocketServerLink,
+  WS_MAX_FRAME,
+} from "./ws-port-server.ts";

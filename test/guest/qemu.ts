@@ -116,7 +116,7 @@ export function chooseAccel(): "kvm" | "tcg" {
     "sh",
     [
       "-c",
-      `timeout -s KILL 5 ${QEMU} -accel kvm -nodefaults -display none -no-reboot -m 64 -serial stdio ` +
+      `timeout -s KILL 5 ${QEMU} -accel kvm -cpu host -nodefaults -display none -no-reboot -m 64 -serial stdio ` +
         `-kernel "$1" -append "console=ttyS0 earlyprintk=serial,ttyS0 panic=-1" </dev/null 2>&1 | head -c 4096`,
       "probe",
       img.kernel,

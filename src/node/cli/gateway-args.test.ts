@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { command } from "./gateway.ts";
 import {
   type GatewayNetwork,
   gatewayMac,
@@ -127,22 +128,35 @@ describe("netstack gateway options", () => {
     assert.equal(gatewayMac(parseNet("192.168.76.0/24", true) as GatewayNetwork), "52:55:c0:a8:4c:02");
   });
 
-  test("the CLI: a mistake is one line and exit 2; --help lists every option of the contract", () => {
-    const cli = (...args: string[]) =>
-      spawnSync(process.execPath, [join(root, "bin", "netstack.js"), "gateway", ...args], { encoding: "utf8" });
-    const bad = cli("--qemu", "unix:/tmp/x.sock", "--forward", "tcp:80:10.0.9.9:80");
-    assert.equal(bad.status, 2);
-    assert.equal(bad.stdout, "");
+  test("the CLI: a mistake is one line and exit 2; --help lists every option of the contract", async () => {
+    const r = spawnSync(
+      process.execPath,
+      [join(root, "bin", "netstack.js"), "gateway", "--qemu", "unix:/tmp/x.sock", "--forward", "tcp:80:10.0.9.9:80"],
+      { encoding: "utf8" },
+    );
+    assert.equal(r.status, 2);
+    assert.equal(r.stdout, "");
     assert.equal(
-      bad.stderr,
+      r.stderr,
       "netstack gateway: --forward tcp:80:10.0.9.9:80: 10.0.9.9 is not in the guest network 10.0.2.0/24\n",
     );
-    assert.equal(cli("--bogus").status, 2);
-    assert.equal(cli("extra").status, 2);
-    const help = cli("--help");
-    assert.equal(help.status, 0);
+    // The rest in-process: the command with a context that records what the CLI would print.
+    let out = "";
+    const ctx = {
+      out: (t: string) => {
+        out += t;
+      },
+      err: () => {},
+      usage: (m: string): never => {
+        throw new Error(`usage: ${m}`);
+      },
+    };
+    await assert.rejects(async () => command.run(["extra"], ctx), /usage: unexpected argument 'extra'/);
+    await assert.rejects(async () => command.run(["--bogus"], ctx), { code: "ERR_PARSE_ARGS_UNKNOWN_OPTION" });
+    await assert.rejects(async () => command.run(["--ws", "1", "--mtu", "9"], ctx), /usage: --mtu 9:/);
+    assert.equal(await command.run(["--help"], ctx), 0);
     for (const o of ["--qemu unix:PATH", "--qemu tcp:HOST:PORT", "--ws PORT", "--tap NAME", "--net", "--no-ipv6"]) {
-      assert.ok(help.stdout.includes(o), o);
+      assert.ok(out.includes(o), o);
     }
     for (const o of [
       "--forward tcp|udp:HOSTPORT:GUESTIP:GUESTPORT",
@@ -150,7 +164,7 @@ describe("netstack gateway options", () => {
       "--mtu N",
       "--pcap FILE",
     ]) {
-      assert.ok(help.stdout.includes(o), o);
+      assert.ok(out.includes(o), o);
     }
   });
 });
