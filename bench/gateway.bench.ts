@@ -190,7 +190,14 @@ async function main(): Promise<number> {
   const img = guestImage() as GuestImage;
   const port = await freePort();
   const server = spawn(img.nsperf as string, ["server", String(port)], { stdio: ["ignore", "pipe", "inherit"] });
-  await new Promise((r) => server.stdout?.once("data", r));
+  const listening = await new Promise<boolean>((resolve) => {
+    server.stdout?.once("data", () => resolve(true));
+    server.once("exit", () => resolve(false));
+  });
+  if (!listening) {
+    console.error(`bench:gateway: the nsperf server did not start on port ${port}`);
+    return 1;
+  }
   const dir = mkdtempSync(join(tmpdir(), "nsgw-bench-"));
   chmodSync(dir, 0o777);
   const want = (values.peers as string).split(",") as PeerName[];

@@ -276,6 +276,11 @@ export class Guest {
   static async boot(o: BootOptions = {}): Promise<Guest> {
     const img = guestImage();
     if ("error" in img) throw new Error(`the test guest cannot be built: ${img.error}`);
+    // QEMU 7.2 boots without a word when its stream cannot connect: check first.
+    const net = o.net;
+    if (net?.type === "stream" && "path" in net && !isSocket(net.path)) {
+      throw new Error(`no unix socket at ${net.path} for the guest's -netdev stream`);
+    }
     const t0 = performance.now();
     const g = new Guest(img, o);
     const limit = o.bootTimeoutMs ?? 120_000;
