@@ -124,3 +124,4 @@ export * as ndp from "./wire/ndp.ts";
 export * as tcp from "./wire/tcp.ts";
 export * as tcpOptions from "./wire/tcp-options.ts";
 export * as udp from "./wire/udp.ts";
+export * as virtioNet from "./wire/virtio-net.ts";

@@ -22,6 +22,7 @@ export {
   type RemoteInfo,
 } from "./dgram.ts";
 export { type GatewayHost, GatewayStartError, type OpenGatewayOptions, openGateway } from "./gateway-host.ts";
+export type { GsoStats } from "./gso.ts";
 export {
   BaseLink,
   type FramesCallback,
@@ -76,14 +77,17 @@ export {
   type SwitchLinkOptions,
 } from "./switch-ports.ts";
 export {
+  DEFAULT_OFFLOADS,
   type KeepHeapOptions,
   keepHeapMemory,
+  type OffloadFramesCallback,
   type TapAvailability,
   TapError,
   TapLink,
   type TapOptions,
   tapAvailable,
 } from "./tap.ts";
+export { TunLink, type TunOptions } from "./tun.ts";
 export { connectWeb, toWebStreams, type WebConnection } from "./web-streams.ts";
 export {
   WebSocketPortServer,
