@@ -3,8 +3,9 @@
  * gateway's own stack; DHCP, DNS and NAT come with phase 2, so the guest takes a static address).
  * One boot, then the checks: the guest pings the gateway's two addresses and downloads from the
  * gateway's HTTP service byte-exact; it configures fec0::/64 from the gateway's router
- * advertisement; a stack joining by WebSocket on the same switch reaches the guest and the other way
- * round; SIGTERM stops the gateway with exit 0 and the capture of its port holds the traffic.
+ * advertisement; a stack joining by WebSocket (issue 16's WebSocketLink) on the same switch reaches
+ * the guest and the other way round; SIGTERM stops the gateway with exit 0 and the capture of its
+ * port holds the traffic.
  * Skips with the reason when QEMU or the guest is unavailable.
  */
 import assert from "node:assert/strict";
@@ -14,41 +15,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { WebSocket } from "ws";
-import { BaseLink, sendRange } from "../../src/node/link.ts";
+import { WebSocketLink } from "../../src/browser/websocket-link.ts";
 import { NodeStack } from "../../src/node/node-stack.ts";
 import { bytesBody } from "../../src/node/services.ts";
 import { GatewayProcess } from "./gateway-process.ts";
 import { Guest, guestSkipReason, root } from "./qemu.ts";
 
 const skip = guestSkipReason();
-
-/** A WebSocket client as a link: one binary message per frame (what an emulator in a tab does). */
-class WsClientLink extends BaseLink {
-  private constructor(readonly ws: WebSocket) {
-    super("ws0", 1514, 1024);
-    ws.on("message", (d: Buffer) => this.deliver(new Uint8Array(d)));
-    ws.on("close", () => this.finish(null));
-  }
-  static open(url: string): Promise<WsClientLink> {
-    const ws = new WebSocket(url);
-    return new Promise((resolve, reject) => {
-      ws.once("open", () => resolve(new WsClientLink(ws)));
-      ws.once("error", reject);
-    });
-  }
-  send(frame: Uint8Array): void;
-  send(bytes: Uint8Array, off: number, len: number): void;
-  send(bytes: Uint8Array, off?: number, len?: number): void {
-    const [o, n] = sendRange(bytes, off, len);
-    this.stats.txFrames++;
-    this.ws.send(bytes.slice(o, o + n));
-  }
-  override close(): Promise<void> {
-    this.ws.terminate();
-    return super.close();
-  }
-}
 
 describe("a guest on netstack gateway --qemu unix:PATH", { skip }, () => {
   const dir = mkdtempSync(join(tmpdir(), "nsgw-test-"));
@@ -104,7 +77,9 @@ describe("a guest on netstack gateway --qemu unix:PATH", { skip }, () => {
   test("a stack joining by WebSocket reaches the guest, and the guest reaches it", async () => {
     const stack = new NodeStack({ dad: false });
     try {
-      stack.addLink(await WsClientLink.open(`ws://127.0.0.1:${wsPort}/any/path`), { addresses: ["10.0.2.20/24"] });
+      // Issue 16's client link (what a browser tab uses) against the gateway's WebSocket port.
+      const link = await WebSocketLink.connect(`ws://127.0.0.1:${wsPort}/any/path`);
+      stack.addLink(link, { addresses: ["10.0.2.20/24"] });
       const r = await stack.ping("10.0.2.15", { count: 2, interval: 50, timeout: 10_000 });
       assert.equal(r.received, 2);
       assert.match(await guest.sh("ping -c 2 -W 5 10.0.2.20"), /2 packets received/);
