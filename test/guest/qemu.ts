@@ -167,6 +167,7 @@ export interface RunResult {
 }
 
 const live = new Set<ChildProcess>();
+const liveDirs = new Set<string>();
 let exitHook = false;
 
 function killAllOnExit(): void {
@@ -178,6 +179,7 @@ function killAllOnExit(): void {
         c.kill("SIGKILL");
       } catch {}
     }
+    for (const d of liveDirs) rmSync(d, { recursive: true, force: true });
   });
 }
 
@@ -230,6 +232,7 @@ export class Guest {
     this.accel = want === "auto" ? chooseAccel() : want;
     this.dir = join(tmpdir(), `nsguest-${randomBytes(4).toString("hex")}`);
     mkdirSync(this.dir, { recursive: true });
+    liveDirs.add(this.dir);
     const cmdPath = join(this.dir, "cmd.sock");
     this.server = createServer((s) => this.attach(s));
     this.server.listen(cmdPath);
@@ -342,6 +345,7 @@ export class Guest {
     this.sock?.destroy();
     await new Promise((r) => this.server.close(r));
     rmSync(this.dir, { recursive: true, force: true });
+    liveDirs.delete(this.dir);
   }
 
   /** The last lines of the console, for error messages. */
