@@ -25,6 +25,15 @@ export type {
 export { type CounterId, Counters, counter, counterNames } from "./counters.ts";
 export { type AddressState, Device, type DeviceKind } from "./device/device.ts";
 export { NEIGHBOR_STATE_NAMES, NeighborState } from "./device/neighbor.ts";
+export {
+  LearningSwitch,
+  type MacEntry,
+  type PortSend,
+  SwitchError,
+  type SwitchOptions,
+  SwitchPort,
+  type SwitchPortStats,
+} from "./gateway/switch.ts";
 // ---- IP helpers ----
 export {
   formatMac,
