@@ -124,7 +124,7 @@ import {
 import { IgmpType, IgmpView, ROUTER_ALERT_V4 } from "./wire/igmp.ts";
 import { IpProto } from "./wire/ipproto.ts";
 import { decrementTtlInPlace, IPV4_HEADER_LEN, Ipv4Builder, Ipv4View } from "./wire/ipv4.ts";
-import { decrementHopLimitInPlace, IPV6_HEADER_LEN, Ipv6Builder, Ipv6View } from "./wire/ipv6.ts";
+import { decrementHopLimitInPlace, IPV6_HEADER_LEN, Ipv6Builder, type Ipv6ParseError, Ipv6View } from "./wire/ipv6.ts";
 import { MldView, parseMld } from "./wire/mld.ts";
 import {
   LinkAddrOption,
@@ -2780,16 +2780,11 @@ export class Stack implements SimHost {
     const v = this.v6view;
     const bytes = buf.bytes;
     this.counters.inc(C.ip6Rx);
-    const e = v.parseFrom(bytes, buf.start, buf.length);
+    // RFC 8200 4: until the packet is known to be ours, only the fixed header and a Hop-by-Hop
+    // header are examined; a router forwards the rest of the chain unexamined.
+    const e = v.parseHeader(bytes, buf.start, buf.length);
     if (e !== null) {
-      this.counters.inc(reasonCounter("ipv6.rx", e.reason));
-      if (e.icmp !== null && buf.length >= IPV6_HEADER_LEN) {
-        const mc = bytes[buf.start + 24] === 0xff;
-        // RFC 4443 2.4 (e.3): parameter problem about a multicast packet only for code 2 with 10 bits.
-        if (!mc || e.icmp.multicastOk) {
-          this.icmpError6(dev, bytes, buf.start, false, false, e.icmp.type, e.icmp.code, e.icmp.pointer);
-        }
-      }
+      this.rxIpv6Error(dev, bytes, buf.start, buf.length, e);
       return;
     }
     buf.end = v.off + v.len;
@@ -2802,10 +2797,7 @@ export class Stack implements SimHost {
     const src = v.src;
     const dst = v.dst;
     // RFC 4291 2.5.3: ::1 never arrives on a real interface.
-    // Nor a source that is one of our addresses (LAND; see rxIpv4), except for ICMPv6: a node that
-    // duplicates our address answers our NDP from it (RFC 4862 5.4.4), and nothing there loops.
-    const ownSource = v.proto !== IpProto.Icmpv6 && this.findLocal6(bytes, o + 8) !== null;
-    if (!dev.isLoopback && (Ipv6.isLoopback(src) || Ipv6.isLoopback(dst) || ownSource)) {
+    if (!dev.isLoopback && (Ipv6.isLoopback(src) || Ipv6.isLoopback(dst))) {
       this.counters.inc(C.ip6RxMartian);
       return;
     }
@@ -2817,7 +2809,23 @@ export class Stack implements SimHost {
       }
       group = true;
     } else if (!(dev.isLoopback && Ipv6.isLoopback(dst)) && this.findLocal6(bytes, o + 24) === null) {
+      if (!dev.isLoopback && this.findLocal6(bytes, o + 8) !== null && this.transitProto6(v) !== IpProto.Icmpv6) {
+        this.counters.inc(C.ip6RxMartian);
+        return;
+      }
       this.forward6(dev, buf, v);
+      return;
+    }
+    // RFC 8200 4: the node the destination names processes the whole chain.
+    const ce = v.parseChain();
+    if (ce !== null) {
+      this.rxIpv6Error(dev, bytes, o, v.len, ce);
+      return;
+    }
+    // Nor a source that is one of our addresses (LAND; see rxIpv4), except for ICMPv6: a node that
+    // duplicates our address answers our NDP from it (RFC 4862 5.4.4), and nothing there loops.
+    if (!dev.isLoopback && v.proto !== IpProto.Icmpv6 && this.findLocal6(bytes, o + 8) !== null) {
+      this.counters.inc(C.ip6RxMartian);
       return;
     }
     if (v.hasFrag) {
@@ -2825,6 +2833,35 @@ export class Stack implements SimHost {
       return;
     }
     this.deliver6(dev, buf, v, group);
+  }
+
+  /** A packet that failed `parseHeader` or `parseChain`: counted, and answered when the error asks. */
+  private rxIpv6Error(dev: Device, bytes: Uint8Array, off: number, len: number, e: Ipv6ParseError): void {
+    this.counters.inc(reasonCounter("ipv6.rx", e.reason));
+    if (e.icmp !== null && len >= IPV6_HEADER_LEN) {
+      const mc = bytes[off + 24] === 0xff;
+      // RFC 4443 2.4 (e.3): parameter problem about a multicast packet only for code 2 with 10 bits.
+      if (!mc || e.icmp.multicastOk) {
+        this.icmpError6(dev, bytes, off, false, false, e.icmp.type, e.icmp.code, e.icmp.pointer);
+      }
+    }
+  }
+
+  /**
+   * The upper-layer protocol of a packet in transit after `parseHeader` (the chain walked with the
+   * structural checks only; -1 when it is malformed). Its fragment fields are then known too.
+   */
+  private transitProto6(v: Ipv6View): number {
+    return v.parseChainInTransit() === null ? v.proto : -1;
+  }
+
+  /**
+   * A packet in transit that is a fragment other than the first (`icmpError6` sends no error about
+   * those, as RFC 1122 3.2.2 asks for IPv4: they quote no upper-layer header).
+   */
+  private nonFirstFragment6(v: Ipv6View): boolean {
+    v.parseChainInTransit();
+    return v.hasFrag && v.fragOffset !== 0;
   }
 
   private deliver6(dev: Device, buf: Buf, v: Ipv6View, group: boolean): void {
@@ -2958,7 +2995,7 @@ export class Stack implements SimHost {
         bytes,
         v.off,
         false,
-        v.hasFrag && v.fragOffset !== 0,
+        this.nonFirstFragment6(v),
         Icmpv6Type.DestUnreachable,
         Icmpv6DestUnreachableCode.BeyondScope,
         0,
@@ -2973,7 +3010,7 @@ export class Stack implements SimHost {
         bytes,
         v.off,
         false,
-        v.hasFrag && v.fragOffset !== 0,
+        this.nonFirstFragment6(v),
         Icmpv6Type.TimeExceeded,
         Icmpv6TimeExceededCode.HopLimitExceeded,
         0,
@@ -2988,7 +3025,7 @@ export class Stack implements SimHost {
         bytes,
         v.off,
         false,
-        v.hasFrag && v.fragOffset !== 0,
+        this.nonFirstFragment6(v),
         Icmpv6Type.DestUnreachable,
         Icmpv6DestUnreachableCode.NoRoute,
         0,
