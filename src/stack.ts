@@ -170,7 +170,11 @@ export interface StackLimits {
   neighborReachableMs: number;
   /** DELAY state length, ms (RFC 4861 DELAY_FIRST_PROBE_TIME). Default 5000. */
   neighborDelayMs: number;
-  /** Bytes buffered for reassembly, per version. Default 4 MiB. */
+  /**
+   * Bytes held for reassembly, per version: the fragment data in its buffers (which grow with the
+   * data received, not with the offsets it arrived at) plus a small fixed cost per contiguous run
+   * (src/ip/reassembly.ts). Default 4 MiB.
+   */
   reassemblyBytes: number;
   /** Datagrams under reassembly, per version. Default 1024. */
   reassemblyDatagrams: number;
