@@ -9,6 +9,7 @@
 
 // ---- the stack and its context ----
 export type {
+  AddressState,
   Bindings,
   DeviceId,
   ErrorCode,
@@ -23,7 +24,7 @@ export type {
   TimerIdOf,
 } from "./context.ts";
 export { type CounterId, Counters, counter, counterNames } from "./counters.ts";
-export { type AddressState, Device, type DeviceKind } from "./device/device.ts";
+export { Device, type DeviceKind } from "./device/device.ts";
 export { NEIGHBOR_STATE_NAMES, NeighborState } from "./device/neighbor.ts";
 // ---- IP helpers ----
 export {
