@@ -127,6 +127,10 @@ export interface HostconfOptions {
   iid?: "eui64" | "stable";
   /** RFC 7217 5: the 16-byte secret of stable identifiers (kept across restarts); random when absent. */
   stableSecret?: Uint8Array;
+  /** IGMP version: 2 (RFC 2236, the default) or 3 (RFC 3376 reports, with IGMPv2/v1 compatibility). */
+  igmpVersion?: 2 | 3;
+  /** MLD version: 2 (RFC 3810 with MLDv1 compatibility, the default) or 1 (RFC 2710 only). */
+  mldVersion?: 1 | 2;
 }
 
 export interface StackOptions {

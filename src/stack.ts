@@ -247,6 +247,8 @@ export class Stack implements EntryPoints {
       slaac: { maxAddresses: limits.slaacAddresses },
       iid: hc.iid ?? "eui64",
       stableSecret: hc.stableSecret ?? null,
+      mldVersion: hc.mldVersion ?? 2,
+      igmpVersion: hc.igmpVersion ?? 2,
       solicitAfterLinkLocal: true,
     });
     this.hostconf.setRouter(this.state6.forwarding);
@@ -457,8 +459,7 @@ export class Stack implements EntryPoints {
       case "dad":
       case "router-solicit":
       case "lifetime":
-      case "mld":
-      case "igmp":
+      case "multicast-listener":
         this.hostconf.handleTimer(id);
         return;
       default: {

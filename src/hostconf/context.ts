@@ -15,10 +15,11 @@ import { Timer } from "../timers.ts";
 
 declare module "../context.ts" {
   interface TimerIdMap {
-    /** MLD (RFC 3810) report timers on `device`; `key` is the hostconf registry's handle. */
-    mld: { device: DeviceId; key: number };
-    /** IGMPv2 (RFC 2236) report timers on `device`; `key` is the hostconf registry's handle. */
-    igmp: { device: DeviceId; key: number };
+    /**
+     * The multicast listener machine's report timers on `device` (IGMP: RFC 2236, RFC 3376; MLD:
+     * RFC 3810); `key` is the hostconf registry's handle.
+     */
+    "multicast-listener": { device: DeviceId; key: number };
   }
 }
 
@@ -82,14 +83,14 @@ export interface HostconfContext {
 }
 
 /** The timer kinds hostconf schedules; `Hostconf.handleTimer` takes every timer of these kinds. */
-export const HOSTCONF_TIMER_KINDS = ["dad", "router-solicit", "lifetime", "mld", "igmp"] as const;
+export const HOSTCONF_TIMER_KINDS = ["dad", "router-solicit", "lifetime", "multicast-listener"] as const;
 
 /** Timer ids with a numeric `key` that the registry resolves. */
-type KeyedKind = "lifetime" | "mld" | "igmp";
+type KeyedKind = "lifetime" | "multicast-listener";
 
 /**
- * Numeric timer keys for `lifetime`, `mld` and `igmp` timers, each mapped to the callback of the
- * state that owns it. Keys are unique across the three kinds.
+ * Numeric timer keys for `lifetime` and `multicast-listener` timers, each mapped to the callback of
+ * the state that owns it. Keys are unique across both kinds.
  */
 export class TimerRegistry {
   private next = 1;

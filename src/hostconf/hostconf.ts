@@ -1,8 +1,8 @@
 /**
  * `Hostconf`: the host-configuration state machines of one Stack, composed: link-local address
- * generation (RFC 4862 5.3), DAD (dad.ts), router discovery (routers.ts), SLAAC (slaac.ts), MLD
- * (mld.ts) and IGMPv2 (igmp.ts), sharing one `HostconfContext` and one timer registry. See
- * index.ts for how the Stack drives it.
+ * generation (RFC 4862 5.3), DAD (dad.ts), router discovery (routers.ts), SLAAC (slaac.ts), and the
+ * multicast listener machine (multicast-listener.ts) as MLD (mld.ts) and IGMP (igmp.ts), sharing
+ * one `HostconfContext` and one timer registry. See index.ts for how the Stack drives it.
  */
 import type { AddressOrigin, DeviceId, TimerId } from "../context.ts";
 import { type Ipv4Addr, type Ipv6Addr, v6Equal } from "../ip/addr.ts";
@@ -39,6 +39,10 @@ export interface HostconfConfig {
   linkLocal: boolean;
   /** MLD and IGMP Robustness Variable. Default 2. */
   robustness: number;
+  /** MLD version: 2 (MLDv2 with MLDv1 compatibility, RFC 3810) or 1 (MLDv1 only, RFC 2710). Default 2. */
+  mldVersion: 1 | 2;
+  /** IGMP version: 2 (RFC 2236, with IGMPv1 compatibility) or 3 (RFC 3376 reports). Default 2. */
+  igmpVersion: 2 | 3;
   /**
    * Start soliciting routers only once the link-local address passed DAD (so the solicitations
    * carry it and the link-layer address option; Linux does the same), instead of when the device
@@ -55,6 +59,8 @@ export const DEFAULT_HOSTCONF_CONFIG: HostconfConfig = {
   stableSecret: null,
   linkLocal: true,
   robustness: MLD_ROBUSTNESS,
+  mldVersion: 2,
+  igmpVersion: 2,
   solicitAfterLinkLocal: false,
 };
 
@@ -93,8 +99,8 @@ export class Hostconf {
     this.routers = new RouterDiscovery(ctx, this.timers, c.routers);
     this.dad = new Dad(ctx, c.dad, (d) => this.routers.retransTimer(d));
     this.slaac = new Slaac(ctx, this.dad, this.timers, (d, p, n) => this.iidFor(d, p, n), c.slaac);
-    this.mld = new Mld(ctx, this.timers, c.robustness);
-    this.igmp = new Igmp(ctx, this.timers, c.robustness);
+    this.mld = new Mld(ctx, this.timers, c.robustness, undefined, c.mldVersion);
+    this.igmp = new Igmp(ctx, this.timers, c.robustness, undefined, c.igmpVersion);
     if (c.iid === "stable") {
       let secret = c.stableSecret;
       if (secret === null) {
@@ -293,8 +299,7 @@ export class Hostconf {
         this.routers.handleTimer(id);
         return true;
       case "lifetime":
-      case "mld":
-      case "igmp":
+      case "multicast-listener":
         return this.timers.fire(id.key);
       default:
         return false;

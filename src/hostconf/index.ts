@@ -1,8 +1,9 @@
 /**
  * Host configuration for IPv6 and multicast membership, as sans-IO state machines the Stack plugs
  * in: link-local addresses (RFC 4862 5.3, RFC 4291 appendix A, RFC 7217), duplicate address
- * detection (RFC 4862 5.4, RFC 7527), router discovery (RFC 4861 6.3), SLAAC (RFC 4862 5.5), MLDv2
- * with MLDv1 compatibility (RFC 3810, RFC 2710) and IGMPv2 (RFC 2236).
+ * detection (RFC 4862 5.4, RFC 7527), router discovery (RFC 4861 6.3), SLAAC (RFC 4862 5.5), and
+ * one multicast listener machine for MLDv2 with MLDv1 compatibility (RFC 3810, RFC 2710) and IGMPv2
+ * or IGMPv3 (RFC 2236, RFC 3376).
  *
  * ## How the Stack drives it
  *
@@ -31,7 +32,7 @@
  * | ICMPv6 RA received (checksum + parse ok)     | `hostconf.onRouterAdvertisement(dev, src, hopLimit, raView)`; count a verdict other than "ok"; the SLLA option still goes to the neighbour cache |
  * | ICMPv6 type 130/131/132/143 received         | `hostconf.onMld(dev, src, hopLimit, parseMld(...))`     |
  * | IGMP (IPv4 proto 2) received                 | `hostconf.onIgmp(dev, IgmpView.parse(...))`             |
- * | timer of kind dad, router-solicit, lifetime, mld or igmp fired | `hostconf.handleTimer(id)` (the Stack's timer dispatch does, for each of `HOSTCONF_TIMER_KINDS`) |
+ * | timer of kind dad, router-solicit, lifetime or multicast-listener fired | `hostconf.handleTimer(id)` (the Stack's timer dispatch does, for each of `HOSTCONF_TIMER_KINDS`) |
  *
  * The Stack must not loop its own multicast NS back into `onNeighborSolicitation` (the RFC 7527
  * nonce makes it harmless if it does). Addresses in the "tentative" state must not be used as
@@ -62,6 +63,14 @@ export {
   solicitedNodeGroup,
 } from "./iid.ts";
 export { Mld, type MldVerdict, mldReportable } from "./mld.ts";
+export {
+  type ListenerMode,
+  type ListenerProtocol,
+  type ListenerQuery,
+  type ListenerRecord,
+  MulticastListener,
+  RecordType,
+} from "./multicast-listener.ts";
 export {
   type AutonomousPrefix,
   DEFAULT_ROUTER_DISCOVERY_CONFIG,
