@@ -1,5 +1,5 @@
 /**
- * What the core needs from the outside world, and what it tells it (the seed's "Control Flow").
+ * What the core needs from the outside world, and what it tells it.
  *
  * The core is sans-IO and synchronous. Its entry points (a frame received, timers due, a socket
  * call) each process one event completely and return; everything that leaves the core goes through
@@ -7,12 +7,10 @@
  * the real clock, one host `setTimeout` and real links; `FakeBindings` (src/testing/) with a virtual
  * clock, a seeded generator and recorded frames.
  *
- * Timers, reconciled with DESIGN.md: the core keeps its own queue of any number of protocol timers
- * (`CoreTimers` in timers.ts, a heap of `Timer<TimerId>` handles) and asks the bindings for ONE
- * wake-up, at the earliest deadline. When it comes, the host calls the Stack's
- * `handleTimers(now)`, which fires every due protocol timer by its `TimerId`. The bindings never
- * see a `TimerId`; DESIGN.md's `scheduleTimer(id, at)` / `handleTimer(id)` become
- * `scheduleTimer(at)` / `handleTimers(now)`.
+ * Timers: the core keeps its own queue of any number of protocol timers (`CoreTimers` in timers.ts,
+ * a heap of `Timer<TimerId>` handles) and asks the bindings for ONE wake-up, at the earliest
+ * deadline (`scheduleTimer(at)`). When it comes, the host calls the Stack's `handleTimers(now)`,
+ * which fires every due protocol timer by its `TimerId`. The bindings never see a `TimerId`.
  */
 
 import type { IpAddr, Ipv6Addr } from "./ip/addr.ts";

@@ -1,7 +1,7 @@
 /**
- * What every module of the core shares, as netstack3's core context does: the bindings (clock,
- * randomness, frames out, events), the counters, the timer queue, the device table, and the
- * generation number that the fast paths' caches check. The Stack (stack.ts) creates one `Core`
+ * What every module of the core shares: the bindings (clock, randomness, frames out, events), the
+ * counters, the timer queue, the device table, and the generation number that the fast paths'
+ * caches check. The Stack (stack.ts) creates one `Core`
  * and hands it to each layer it composes.
  */
 import type { Bindings, DeviceId, StackEvent, TimerId } from "./context.ts";

@@ -1,8 +1,7 @@
 /**
- * The Stack: the composition root of the core (the seed's "Control Flow"; DESIGN.md "The core and
- * its bindings"). It builds the layers and wires them together, owns the entry points (frames in,
- * timers due, application calls) and the configuration (devices, addresses, routes, forwarding),
- * and reports usage and counters. The protocols themselves live in the layers:
+ * The Stack: the composition root of the core. It builds the layers and wires them together, owns
+ * the entry points (frames in, timers due, application calls) and the configuration (devices,
+ * addresses, routes, forwarding), and reports usage and counters. The protocols themselves live in the layers:
  *
  *   device/    Ethernet framing, the loopback link, ARP, the neighbour machine (NUD) for both versions
  *   ip/        the per-version state, IPv4 and IPv6, ICMPv4 and ICMPv6 (NDP, MLD), multicast

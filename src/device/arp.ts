@@ -4,7 +4,7 @@
  * queueing and retransmission, here the shared machine of nud.ts), RFC 5227 (announcements when an
  * address is assigned or its link comes up; a sender claiming our own address is never learned).
  *
- * ARP is an adapter onto `Nud<Ipv4Addr>` (as netstack3's ARP is onto its NUD): a reply confirms a
+ * ARP is an adapter onto the neighbour machine `Nud<Ipv4Addr>` (nud.ts): a reply confirms a
  * neighbour (REACHABLE), any other news of a sender's MAC marks it STALE, and `solicit` is how the
  * machine sends an ARP request (broadcast, or unicast to probe).
  */

@@ -123,7 +123,7 @@ export class Ethernet {
     if (!dev.up) return;
     const pad = MIN_IP_IN_FRAME - buf.length;
     buf.ensure(ETHERNET_HEADER_LEN, Math.max(pad, 0));
-    // Seed, "Zeroing Buffers": the layer that adds padding zeroes it.
+    // The layer that adds padding zeroes it (a reused buffer never leaks an old packet's bytes).
     if (pad > 0) buf.growBackZero(pad);
     const o = buf.growFront(ETHERNET_HEADER_LEN);
     const b = buf.bytes;

@@ -1,7 +1,7 @@
 /**
  * Neighbour unreachability detection, written once for both IP versions: RFC 4861 7.2 (address
  * resolution: queue, solicit, give up) and 7.3 (the INCOMPLETE / REACHABLE / STALE / DELAY / PROBE
- * machine), used by NDP for IPv6 and, as Linux and netstack3 do, by ARP for IPv4 (RFC 826,
+ * machine), used by NDP for IPv6 and, as Linux does, by ARP for IPv4 (RFC 826,
  * RFC 1122 2.3.2.1: ARP requests are the solicitations, replies the confirmations).
  *
  * One `Nud<A>` per IP version drives the neighbour tables of every device (device/neighbor.ts): it

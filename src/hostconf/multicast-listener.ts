@@ -1,7 +1,6 @@
 /**
  * The multicast listener state machine of a host, written once for IGMP (IPv4: RFC 1112, RFC 2236,
- * RFC 3376) and MLD (IPv6: RFC 2710, RFC 3810), as gVisor's generic multicast protocol does
- * (`pkg/tcpip/network/internal/ip/generic_multicast_protocol.go`). A host joins only any-source
+ * RFC 3376) and MLD (IPv6: RFC 2710, RFC 3810). A host joins only any-source
  * groups: every group is in EXCLUDE mode with an empty source list.
  *
  * The protocols come in three generations, the "modes" here, oldest first:

@@ -1,5 +1,5 @@
 /**
- * ICMPv4 as a transport of IPv4 (as netstack3 has it): RFC 792, RFC 1122 3.2.2 (which errors to
+ * ICMPv4 as a transport of IPv4: RFC 792, RFC 1122 3.2.2 (which errors to
  * send and never to send, echo), RFC 1812 4.3.2 (errors from routers: quote length, source address,
  * rate limit), RFC 1191 (fragmentation needed: path MTU), RFC 1122 3.2.2.2 (redirects), RFC 5927
  * (errors are passed to the transport that sent the quoted packet only if the packet was ours).

@@ -1,5 +1,5 @@
 /**
- * ICMPv6 as a transport of IPv6 (as netstack3 has it): RFC 4443 (echo, errors: which to send and
+ * ICMPv6 as a transport of IPv6: RFC 4443 (echo, errors: which to send and
  * never to send, section 2.4; the source address, 2.2; the quote, 2.4 (c); the rate limit, 2.4 (f)),
  * RFC 8201 (packet too big: path MTU), RFC 5927 (errors are passed to the transport that sent the
  * quoted packet only if the packet was ours). Neighbor Discovery messages go to ndp.ts (RFC 4861),

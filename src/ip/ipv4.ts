@@ -326,7 +326,7 @@ export class Ipv4Layer implements FrameReceiver {
       fragmentIpv4(bytes, v.off, len, out.mtu, LINK_HEADER_ROOM, 0, (f) => output.linkOutput4(out, hop, f));
       return;
     }
-    // The seed's "In-Place Packet Modification": the same buffer, a new link header in its prefix.
+    // Modified in place: the same buffer, a new link header in its prefix.
     buf.setRange(v.off, v.off + len);
     output.linkOutput4(out, hop, buf);
   }
@@ -491,7 +491,7 @@ export class Ipv4Layer implements FrameReceiver {
     );
     b[o + 10] = c >>> 8;
     b[o + 11] = c & 0xff;
-    // Seed, "Zeroing Buffers": the layer that adds padding zeroes it.
+    // The layer that adds padding zeroes it (a reused buffer never leaks an old packet's bytes).
     if (pad > 0) {
       const end = pkt.end;
       for (let i = end; i < end + pad; i++) b[i] = 0;

@@ -3,7 +3,7 @@
  * of the outgoing interface, the one on the destination's subnet first), RFC 6724 section 5 (IPv6
  * source address selection, here rules 2, 3 and 8: appropriate scope, avoid deprecated addresses,
  * longest matching prefix), RFC 4862 5.4 (tentative addresses are neither a source nor a
- * destination). netstack3 keeps the same in `core/ip/src/sas.rs`.
+ * destination).
  */
 
 import type { DeviceId } from "../context.ts";

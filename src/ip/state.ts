@@ -1,5 +1,5 @@
 /**
- * The state of one IP version (netstack3's `IpStateInner<I>`), shared by the code written once for
+ * The state of one IP version, shared by the code written once for
  * both versions: the routing table and the host routes learned from redirects (RFC 1122 3.2.2.2,
  * RFC 4861 8), the reassembler and its timer (RFC 791 3.2, RFC 8200 4.5), the path MTU cache
  * (RFC 1191, RFC 8201), the ICMP error rate limit (RFC 1812 4.3.2.8, RFC 4443 2.4 (f)), the
