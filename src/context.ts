@@ -1,5 +1,5 @@
 /**
- * What the core needs from the outside world, and what it tells it (the seed's "Control Flow").
+ * What the core needs from the outside world, and what it tells it.
  *
  * The core is sans-IO and synchronous. Its entry points (a frame received, timers due, a socket
  * call) each process one event completely and return; everything that leaves the core goes through
@@ -7,16 +7,16 @@
  * the real clock, one host `setTimeout` and real links; `FakeBindings` (src/testing/) with a virtual
  * clock, a seeded generator and recorded frames.
  *
- * Timers, reconciled with DESIGN.md: the core keeps its own queue of any number of protocol timers
- * (`CoreTimers` in timers.ts, a heap of `Timer<TimerId>` handles) and asks the bindings for ONE
- * wake-up, at the earliest deadline. When it comes, the host calls the Stack's
- * `handleTimers(now)`, which fires every due protocol timer by its `TimerId`. The bindings never
- * see a `TimerId`; DESIGN.md's `scheduleTimer(id, at)` / `handleTimer(id)` become
- * `scheduleTimer(at)` / `handleTimers(now)`.
+ * Timers: the core keeps its own queue of any number of protocol timers (`CoreTimers` in timers.ts,
+ * a heap of `Timer<TimerId>` handles) and asks the bindings for ONE wake-up, at the earliest
+ * deadline (`scheduleTimer(at)`). When it comes, the host calls the Stack's `handleTimers(now)`,
+ * which fires every due protocol timer by its `TimerId`. The bindings never see a `TimerId`.
  */
 
-import type { Ipv4Addr, Ipv6Addr } from "./ip/addr.ts";
+import type { IpAddr, Ipv6Addr } from "./ip/addr.ts";
 import type { Buf } from "./packet/buf.ts";
+
+export type { IpAddr } from "./ip/addr.ts";
 
 /** A network device (interface) of one Stack: a small integer the Stack hands out. */
 export type DeviceId = number;
@@ -24,8 +24,31 @@ export type DeviceId = number;
 /** A socket of one Stack (TCP, UDP or ICMP echo): a small integer the Stack hands out. */
 export type SocketId = number;
 
-/** An IP address of either version. */
-export type IpAddr = Ipv4Addr | Ipv6Addr;
+/**
+ * The core's entry points, as whatever hosts it drives them: the Node bindings (src/node/), a
+ * simulated network (src/testing/), a test's own loop. The Stack implements them; so may a toy
+ * host in a test.
+ */
+export interface EntryPoints {
+  /**
+   * A frame arrived on `device`. The buffer is the core's to keep or reuse, unless it is `borrowed`
+   * (src/packet/buf.ts): then its memory is only lent until this call returns.
+   */
+  receiveFrame(device: DeviceId, frame: Buf): void;
+  /** Frames that arrived together (one read of a link's queue); optional (TCP ACKs them as a batch). */
+  receiveFrames?(device: DeviceId, frames: readonly Buf[]): void;
+  /** The requested wake-up time has come: fire every timer due at `now`. */
+  handleTimers(now: number): void;
+}
+
+/**
+ * The states of an address (RFC 4862 5.4: tentative until duplicate address detection passes; 5.5.4:
+ * deprecated once its preferred lifetime ends: still ours, not chosen as a source for new traffic).
+ */
+export type AddressState = "tentative" | "assigned" | "deprecated";
+
+/** How an address came to be: configured, the link-local one (RFC 4862 5.3), or SLAAC (RFC 4862 5.5). */
+export type AddressOrigin = "manual" | "link-local" | "slaac";
 
 /**
  * The services the core uses. Every method is called synchronously from inside an entry point and
@@ -62,23 +85,24 @@ export interface Bindings {
  * nothing. When the timer fires, the Stack switches on `kind` and finds the state by the fields.
  */
 export interface TimerIdMap {
-  /** ARP (RFC 826, RFC 1122 2.3.2.1): request retransmission or entry expiry for `addr`. */
-  arp: { device: DeviceId; addr: Ipv4Addr };
-  /** NDP neighbour unreachability detection for `addr` (RFC 4861 7.3). */
-  nud: { device: DeviceId; addr: Ipv6Addr };
+  /**
+   * The neighbour unreachability detection machine (RFC 4861 7.3; ARP, RFC 826 / RFC 1122 2.3.2.1,
+   * runs on the same machine): retransmission, probe or expiry of the entry for `addr`.
+   */
+  neighbor: { device: DeviceId; addr: IpAddr };
   /** Duplicate address detection of `addr` (RFC 4862 5.4). */
   dad: { device: DeviceId; addr: Ipv6Addr };
   /** Router solicitation retransmission (RFC 4861 6.3.7). */
   "router-solicit": { device: DeviceId };
-  /** Expiry of a learned router, prefix or address lifetime; `key` is the Stack's own handle. */
+  /** Expiry of a learned router, prefix or address lifetime; `key` is hostconf's own handle. */
   lifetime: { device: DeviceId; key: number };
-  /** Reassembly timeout (RFC 791, RFC 8200 4.5) of the datagram the Stack knows as `key`. */
-  reassembly: { key: number };
+  /** Reassembly timeout (RFC 791, RFC 8200 4.5): the earliest datagram of one IP version expires. */
+  reassembly: { version: 4 | 6 };
   /** All timers of one TCP connection (retransmission, delayed ACK, keepalive, TIME-WAIT). */
   tcp: { socket: SocketId };
 }
 
-/** A protocol timer's identity: `{ kind: "arp", device, addr }`, `{ kind: "tcp", socket }`, ... */
+/** A protocol timer's identity: `{ kind: "neighbor", device, addr }`, `{ kind: "tcp", socket }`, ... */
 export type TimerId = { [K in keyof TimerIdMap]: { readonly kind: K } & Readonly<TimerIdMap[K]> }[keyof TimerIdMap];
 
 /** One timer kind's `TimerId`, e.g. `TimerIdOf<"arp">`. */
@@ -120,7 +144,7 @@ export interface StackEventMap {
     device: DeviceId;
     addr: IpAddr;
     prefixLen: number;
-    state: "tentative" | "assigned" | "deprecated" | "removed";
+    state: AddressState | "removed";
   };
   /** Duplicate address detection found `addr` in use on `device` (RFC 4862 5.4.5). */
   "dad-failed": { device: DeviceId; addr: Ipv6Addr };

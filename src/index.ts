@@ -1,16 +1,23 @@
 /**
  * netstack: a user-space TCP/IP stack (the recovery_netstack / netstack3 design in TypeScript).
  *
- * The public barrel of the platform-neutral core: the `Stack`, what it needs from its host
- * (`Bindings`, timer ids, events), packet buffers and serializers, IP address and subnet helpers,
- * and every wire format as a namespace (`wire.ipv4.Ipv4View`, ...). Node bindings live in
- * `netstack/node`, the deterministic simulation toolkit in `netstack/testing`.
+ * The public face of the platform-neutral core: the `Stack`, its options and reports; what it
+ * needs from its host (`Bindings`, `EntryPoints`) and tells it (events, timer ids); the socket
+ * layers its `tcp`, `udp` and `icmpEcho` fields are, with their options; the interface a transport
+ * of one's own plugs in through (`registerTransport`); packet buffers and serializers for bodies;
+ * IP address helpers; and every wire format as a namespace (`wire.ipv4.Ipv4View`, ...). The
+ * layers inside the Stack (devices, neighbour tables, routing tables, reassembly, path MTU, rate
+ * limits) are not part of it. Node bindings live in `netstack/node`, the deterministic simulation
+ * toolkit in `netstack/testing`.
  */
 
-// ---- the stack and its context ----
+// ---- the stack, its host and its events ----
 export type {
+  AddressOrigin,
+  AddressState,
   Bindings,
   DeviceId,
+  EntryPoints,
   ErrorCode,
   IpAddr,
   SocketId,
@@ -22,9 +29,9 @@ export type {
   TimerIdMap,
   TimerIdOf,
 } from "./context.ts";
-export { type CounterId, Counters, counter, counterNames } from "./counters.ts";
-export { type AddressState, Device, type DeviceKind } from "./device/device.ts";
-export { NEIGHBOR_STATE_NAMES, NeighborState } from "./device/neighbor.ts";
+export { type CounterId, type Counters, counterNames } from "./counters.ts";
+// ---- addresses ----
+// ---- gateway ----
 export {
   LearningSwitch,
   type MacEntry,
@@ -34,7 +41,6 @@ export {
   SwitchPort,
   type SwitchPortStats,
 } from "./gateway/switch.ts";
-// ---- IP helpers ----
 export {
   formatMac,
   formatV4,
@@ -49,13 +55,10 @@ export {
   parseV6,
   v4,
 } from "./ip/addr.ts";
+// ---- a transport of one's own ----
 export type { IcmpEchoHandler } from "./ip/icmp.ts";
-export { PathMtuCache } from "./ip/pmtu.ts";
-export { KeyedRateLimiter, TokenBucket } from "./ip/ratelimit.ts";
-export { MAX_REASSEMBLED, Reassembler } from "./ip/reassembly.ts";
-export { type Route, type RouteError, RoutingTable } from "./ip/route.ts";
-export { AddrSubnet, isV4BroadcastFor, parseCidr, parseSubnet, Subnet, v4Broadcast } from "./ip/subnet.ts";
-// ---- transports ----
+export type { RouterAdvertConfig } from "./ip/ndp.ts";
+export type { RouteError } from "./ip/route.ts";
 export type {
   IcmpErrorInfo,
   IpRxInfo,
@@ -77,13 +80,10 @@ export {
 } from "./ip/version.ts";
 // ---- packets ----
 export { Buf } from "./packet/buf.ts";
-export { BufPool } from "./packet/pool.ts";
 export {
-  type BodySource,
   BufBody,
   BytesBody,
   EMPTY_BODY,
-  Nested,
   type PacketBuilder,
   type SerializeOptions,
   Serializer,
@@ -92,19 +92,34 @@ export {
 export {
   DEFAULT_STACK_LIMITS,
   type EthernetDeviceOptions,
+  type HostconfOptions,
   type NeighborInfo,
   type RouteOptions,
   Stack,
   type StackLimits,
   type StackOptions,
+  type StackUsage,
 } from "./stack.ts";
-export { CoreTimers, Timer, TimerQueue, type WakeUp } from "./timers.ts";
+export { type CoreTimers, Timer } from "./timers.ts";
+// ---- the socket layers ----
+export {
+  DEFAULT_ICMP_ECHO_LIMITS,
+  type IcmpEchoLimits,
+  type IcmpEchoSocketOptions,
+  type IcmpEchoSockets,
+} from "./transport/icmp-echo.ts";
+export {
+  type CongestionName,
+  DEFAULT_TCP_CONFIG,
+  type TcpConfig,
+  type TcpSocketOptions,
+} from "./transport/tcp/config.ts";
+export type { TcpEndpoint, TcpInfo, TcpLayer } from "./transport/tcp/tcp-layer.ts";
 export {
   DEFAULT_UDP_LIMITS,
   type UdpDatagram,
   type UdpEndpoint,
-  UdpLayer,
-  type UdpLayerOptions,
+  type UdpLayer,
   type UdpLimits,
   type UdpSocketOptions,
 } from "./transport/udp/udp.ts";
@@ -116,10 +131,12 @@ export { isError, ParseError, parseError } from "./wire/errors.ts";
 export * as ethernet from "./wire/ethernet.ts";
 export * as icmpv4 from "./wire/icmpv4.ts";
 export * as icmpv6 from "./wire/icmpv6.ts";
+export * as igmp from "./wire/igmp.ts";
 export { IpProto } from "./wire/ipproto.ts";
 export * as ipv4 from "./wire/ipv4.ts";
 export * as ipv6 from "./wire/ipv6.ts";
 export * as ipv6ext from "./wire/ipv6-ext.ts";
+export * as mld from "./wire/mld.ts";
 export * as ndp from "./wire/ndp.ts";
 export * as tcp from "./wire/tcp.ts";
 export * as tcpOptions from "./wire/tcp-options.ts";

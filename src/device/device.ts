@@ -1,100 +1,50 @@
 /**
- * Network devices of a Stack: Ethernet interfaces and the loopback interface.
- * RFC 894 (IPv4 over Ethernet), RFC 2464 (IPv6 over Ethernet: 33:33 multicast MACs, EUI-64
- * interface identifiers), RFC 1112 section 6.4 (01:00:5e IPv4 multicast MACs), RFC 4291 2.5.1 and
- * appendix A (modified EUI-64), RFC 4291 2.7.1 (solicited-node multicast), RFC 1122 3.2.1.3
- * (loopback).
+ * Network devices of a Stack: Ethernet interfaces and the loopback interface, as data.
+ * RFC 894 / RFC 2464 (IP over Ethernet), RFC 1122 3.2.1.3 (loopback), RFC 1122 3.3.6 and RFC 919
+ * (IPv4 broadcast addresses), RFC 4291 2.7 (IPv6 multicast groups).
  *
- * A device holds its addresses per version (several of each), the IPv6 multicast groups it has
- * joined (so the IP layer accepts packets sent to them), its link MTU and up/down state, and its
- * neighbour tables (ARP for IPv4, NDP for IPv6). It does no I/O: the Stack sends its frames.
+ * A device holds its addresses per version (several of each, with their RFC 4862 state), the
+ * multicast groups it receives (reference counted receive filters), its link MTU and up/down state,
+ * the IPv6 parameters host configuration sets on it (RFC 4861 6.3.4: Cur Hop Limit, ReachableTime,
+ * RetransTimer), and its neighbour tables (ARP's for IPv4, NDP's for IPv6; device/neighbor.ts). It
+ * does no I/O and runs no protocol: the layers in device/ and ip/ do, and src/hostconf/ decides
+ * which IPv6 addresses it holds.
  */
 
-import type { DeviceId, TimerId } from "../context.ts";
-import { eui64, linkLocalAddr } from "../hostconf/iid.ts";
+import type { AddressOrigin, AddressState, DeviceId } from "../context.ts";
 import { type Ipv4Addr, type Ipv6Addr, type MacAddr, v6Key } from "../ip/addr.ts";
-import { AddrSubnet, type Subnet } from "../ip/subnet.ts";
-import { Ipv4, Ipv6 } from "../ip/version.ts";
-import type { Timer } from "../timers.ts";
+import { AddrSubnet, v4Broadcast } from "../ip/subnet.ts";
+import { Ipv4, Ipv6, V4_BROADCAST } from "../ip/version.ts";
 import type { NeighborTable } from "./neighbor.ts";
 
 /** Link types. */
 export type DeviceKind = "ethernet" | "loopback";
 
-/**
- * Address states (RFC 4862 5.4: tentative until duplicate address detection passes; 5.5.4:
- * deprecated once the preferred lifetime ends: still ours, not chosen as a source for new traffic).
- */
-export type AddressState = "tentative" | "assigned" | "deprecated";
-
-/** An address assigned to a device, with its prefix and state. */
+/** An address assigned to a device, with its prefix, state and origin. */
 export class DeviceAddr<A> extends AddrSubnet<A> {
   /** Tentative addresses are not used as sources and not accepted as destinations (RFC 4862 5.4). */
   state: AddressState = "assigned";
-  /** IPv6: how the address came to be. */
-  origin: "manual" | "link-local" | "slaac" = "manual";
-  /** RFC 4862 5.4: the DAD timer (`{ kind: "dad" }`), created when DAD starts. */
-  timer: Timer<TimerId> | null = null;
-  /** DAD solicitations sent so far. */
-  dadSent = 0;
-  /** SLAAC (RFC 4862 5.5.3): end of the valid and preferred lifetimes, ms (`Infinity`: infinite). */
-  validUntil = Number.POSITIVE_INFINITY;
-  preferredUntil = Number.POSITIVE_INFINITY;
-  /** SLAAC: the `{ kind: "lifetime" }` timers of the valid and preferred lifetimes. */
-  validTimer: Timer<TimerId> | null = null;
-  preferredTimer: Timer<TimerId> | null = null;
-}
-
-/** A default router learned from router advertisements (RFC 4861 6.3.4), with its lifetime timer. */
-export interface LearnedRouter {
-  readonly addr: Ipv6Addr;
-  readonly timer: Timer<TimerId>;
-}
-
-/** An on-link prefix learned from router advertisements (RFC 4861 6.3.4), with its lifetime timer. */
-export interface LearnedPrefix {
-  readonly subnet: Subnet<Ipv6Addr>;
-  readonly timer: Timer<TimerId>;
-}
-
-/** What a router advertises on a device (RFC 4861 6.2.1, a subset). */
-export interface RouterAdvertConfig {
-  /** On-link, autonomous /64 prefixes (RFC 4861 4.6.2). */
-  prefixes: { addr: Uint8Array; len: number }[];
-  /** The MTU option, 0 for none. */
-  mtu: number;
-  /** Router lifetime in seconds (0: not a default router). */
-  routerLifetime: number;
-  /** Cur Hop Limit to advertise (0: unspecified). */
-  curHopLimit: number;
-  /** Valid and preferred lifetimes of the prefixes, seconds. */
-  validLifetime: number;
-  preferredLifetime: number;
+  /** How the address came to be (IPv6: src/hostconf/ manages link-local and SLAAC ones). */
+  origin: AddressOrigin = "manual";
 }
 
 export class Device {
-  /** Addresses in the order they were added. */
+  /** Addresses in the order they were added (IPv4 ones change through `addV4` / `removeV4`). */
   readonly v4: DeviceAddr<Ipv4Addr>[] = [];
   readonly v6: DeviceAddr<Ipv6Addr>[] = [];
-  /** IPv6 multicast groups joined (v6Key -> reference count), RFC 4861 7.2.1 and RFC 3810. */
+  /** IPv6 groups received (v6Key -> reference count): RFC 4861 7.2.1, RFC 3810. */
   readonly groups6 = new Map<string, number>();
-  /** IPv4 multicast groups joined (address -> reference count). */
+  /** IPv4 groups received (address -> reference count): RFC 1112. */
   readonly groups4 = new Map<number, number>();
-  /** Current hop limit learned from router advertisements (0: the stack default). */
+  /** RFC 4861 6.3.4: Cur Hop Limit learned from router advertisements (0: the Stack's default). */
   curHopLimit = 0;
-  /** Set once the link-local address has been generated. */
-  linkLocalDone = false;
+  /** RFC 4861 6.3.2 / 6.3.4: ReachableTime and RetransTimer learned for this link, ms (0: the Stack's). */
+  reachableMs = 0;
+  retransMs = 0;
   /** The largest MTU the link supports (a router advertisement may lower `mtu`, never raise it past this). */
   readonly maxMtu: number;
-  /** RFC 4861 6.3.7: router solicitations sent, their timer, and whether an advertisement came. */
-  rsSent = 0;
-  rsTimer: Timer<TimerId> | null = null;
-  raSeen = false;
-  /** Set when this stack advertises itself as a router on the device. */
-  advert: RouterAdvertConfig | null = null;
-  /** RFC 4861 5.1: the Default Router List (v6Key -> router) and Prefix List ("v6Key/len" -> prefix). */
-  readonly routers6 = new Map<string, LearnedRouter>();
-  readonly prefixes6 = new Map<string, LearnedPrefix>();
+  /** The directed broadcast address of each IPv4 subnet of the device (RFC 919), kept with `v4`. */
+  private broadcasts4: number[] = [];
 
   constructor(
     readonly id: DeviceId,
@@ -105,8 +55,10 @@ export class Device {
     public mtu: number,
     readonly name: string,
     public up: boolean,
-    readonly arp: NeighborTable<Ipv4Addr> | null,
-    readonly ndp: NeighborTable<Ipv6Addr> | null,
+    /** The ARP cache (null: loopback). */
+    readonly neighbors4: NeighborTable<Ipv4Addr> | null,
+    /** The NDP neighbour cache (null: loopback). */
+    readonly neighbors6: NeighborTable<Ipv6Addr> | null,
   ) {
     this.maxMtu = mtu;
   }
@@ -121,7 +73,7 @@ export class Device {
     return undefined;
   }
 
-  /** The IPv6 address entry `a` of this device, or undefined. */
+  /** The IPv6 address entry `a` of this device, or undefined (a borrowed address is fine). */
   find6(a: Uint8Array): DeviceAddr<Ipv6Addr> | undefined {
     outer: for (const x of this.v6) {
       for (let i = 0; i < 16; i++) if (x.addr[i] !== a[i]) continue outer;
@@ -130,7 +82,47 @@ export class Device {
     return undefined;
   }
 
-  /** Join an IPv6 group (reference counted). Returns true on the first join. */
+  /**
+   * The IPv4 source for `dst` on this device: the address whose subnet holds it, else the first
+   * (RFC 1122 3.3.4.3); null without an address.
+   */
+  source4(dst: Ipv4Addr): Ipv4Addr | null {
+    const list = this.v4;
+    for (let i = 0; i < list.length; i++) if (list[i].subnet.contains(dst)) return list[i].addr;
+    return list.length > 0 ? list[0].addr : null;
+  }
+
+  /** Add an IPv4 address entry. */
+  addV4(da: DeviceAddr<Ipv4Addr>): void {
+    this.v4.push(da);
+    this.updateBroadcasts4();
+  }
+
+  /** Remove the IPv4 address entry at `index`; returns it. */
+  removeV4(index: number): DeviceAddr<Ipv4Addr> {
+    const [da] = this.v4.splice(index, 1);
+    this.updateBroadcasts4();
+    return da;
+  }
+
+  private updateBroadcasts4(): void {
+    const out: number[] = [];
+    for (const a of this.v4) {
+      const b = v4Broadcast(a.subnet);
+      if (b !== null) out.push(b);
+    }
+    this.broadcasts4 = out;
+  }
+
+  /** RFC 1122 3.3.6 / RFC 919: `a` is the limited broadcast or the directed broadcast of one of our subnets. */
+  isBroadcast4(a: Ipv4Addr): boolean {
+    if (a === V4_BROADCAST) return true;
+    const list = this.broadcasts4;
+    for (let i = 0; i < list.length; i++) if (list[i] === a) return true;
+    return false;
+  }
+
+  /** Receive IPv6 group `group` (reference counted). Returns true on the first join. */
   join6(group: Ipv6Addr): boolean {
     const k = v6Key(group);
     const n = this.groups6.get(k) ?? 0;
@@ -138,7 +130,7 @@ export class Device {
     return n === 0;
   }
 
-  /** Leave an IPv6 group. Returns true when the last reference went. */
+  /** Drop one reference to IPv6 group `group`. Returns true when the last one went. */
   leave6(group: Ipv6Addr): boolean {
     const k = v6Key(group);
     const n = this.groups6.get(k) ?? 0;
@@ -150,9 +142,27 @@ export class Device {
     return false;
   }
 
-  /** True when the device listens to IPv6 group `g` (a borrowed address is fine). */
+  /** True when the device receives IPv6 group `g` (a borrowed address is fine). */
   inGroup6(g: Uint8Array, off = 0): boolean {
     return this.groups6.has(v6Key(g, off));
+  }
+
+  /** Receive IPv4 group `group` (reference counted). Returns true on the first join. */
+  join4(group: Ipv4Addr): boolean {
+    const n = this.groups4.get(group) ?? 0;
+    this.groups4.set(group, n + 1);
+    return n === 0;
+  }
+
+  /** Drop one reference to IPv4 group `group`. Returns true when the last one went. */
+  leave4(group: Ipv4Addr): boolean {
+    const n = this.groups4.get(group) ?? 0;
+    if (n <= 1) {
+      this.groups4.delete(group);
+      return n === 1;
+    }
+    this.groups4.set(group, n - 1);
+    return false;
   }
 }
 
@@ -163,36 +173,3 @@ export function deviceAddr4(a: Ipv4Addr, prefixLen: number): DeviceAddr<Ipv4Addr
 export function deviceAddr6(a: Ipv6Addr, prefixLen: number): DeviceAddr<Ipv6Addr> {
   return new DeviceAddr(Ipv6, a, prefixLen);
 }
-
-// IPv6 interface-identifier helpers live in hostconf/iid.ts (RFC 4291 2.7.1, appendix A).
-export { eui64Into, solicitedNodeGroup as solicitedNode } from "../hostconf/iid.ts";
-
-/** RFC 4291 appendix A: the modified EUI-64 link-local address fe80::/64 of a MAC. */
-export function linkLocalFromMac(mac: Uint8Array): Ipv6Addr {
-  return linkLocalAddr(eui64(mac));
-}
-
-/** RFC 2464 section 7: IPv6 multicast `g` maps to 33:33 and its last 32 bits. */
-export function mac6Multicast(g: Uint8Array, goff: number, out: Uint8Array, off: number): void {
-  out[off] = 0x33;
-  out[off + 1] = 0x33;
-  out[off + 2] = g[goff + 12];
-  out[off + 3] = g[goff + 13];
-  out[off + 4] = g[goff + 14];
-  out[off + 5] = g[goff + 15];
-}
-
-/** RFC 1112 6.4: IPv4 multicast `g` maps to 01:00:5e and its low 23 bits. */
-export function mac4Multicast(g: Ipv4Addr, out: Uint8Array, off: number): void {
-  out[off] = 0x01;
-  out[off + 1] = 0x00;
-  out[off + 2] = 0x5e;
-  out[off + 3] = (g >>> 16) & 0x7f;
-  out[off + 4] = (g >>> 8) & 0xff;
-  out[off + 5] = g & 0xff;
-}
-
-/** The all-nodes group ff02::1 (RFC 4291 2.7.1). */
-export const ALL_NODES: Ipv6Addr = Ipv6.parse("ff02::1") as Ipv6Addr;
-/** The all-routers group ff02::2. */
-export const ALL_ROUTERS: Ipv6Addr = Ipv6.parse("ff02::2") as Ipv6Addr;

@@ -10,8 +10,9 @@
  *   DELAY       waiting DELAY_FIRST_PROBE_TIME for an upper-layer confirmation, then PROBE.
  *   PROBE       unicast solicitations every RetransTimer, at most MAX_UNICAST_SOLICIT, then removed.
  *
- * The table only stores: the Stack drives the transitions, sends the solicitations and owns the
- * timers (each entry has one `Timer` created with it, its id `{ kind: "arp" | "nud", device, addr }`).
+ * The table only stores: `Nud` (nud.ts) drives the transitions and owns the timers (each entry has
+ * one `Timer` created with it, its id `{ kind: "neighbor", device, addr }`), and ARP (arp.ts) or
+ * NDP (src/ip/ndp.ts) sends the solicitations.
  * Both bounds are hard: `maxEntries` entries (creating one more evicts the oldest, which loses its
  * queued packets) and `maxPending` packets queued per entry awaiting resolution (one more drops the
  * oldest queued packet). Queued packets are complete IP packets in their own `Buf`, with prefix room

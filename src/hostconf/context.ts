@@ -7,28 +7,26 @@
  * change they make goes through this interface, and every input arrives as a method call (see
  * index.ts for which Stack hook calls which method).
  */
-import type { DeviceId, StackEvent, TimerId } from "../context.ts";
+import type { AddressOrigin, AddressState, DeviceId, StackEvent, TimerId } from "../context.ts";
+import type { Counters } from "../counters.ts";
 import type { Ipv4Addr, Ipv6Addr } from "../ip/addr.ts";
 import type { PacketBuilder } from "../packet/serialize.ts";
 import { Timer } from "../timers.ts";
 
 declare module "../context.ts" {
   interface TimerIdMap {
-    /** MLD (RFC 3810) report timers on `device`; `key` is the hostconf registry's handle. */
-    mld: { device: DeviceId; key: number };
-    /** IGMPv2 (RFC 2236) report timers on `device`; `key` is the hostconf registry's handle. */
-    igmp: { device: DeviceId; key: number };
+    /**
+     * The multicast listener machine's report timers on `device` (IGMP: RFC 2236, RFC 3376; MLD:
+     * RFC 3810); `key` is the hostconf registry's handle.
+     */
+    "multicast-listener": { device: DeviceId; key: number };
   }
 }
 
-/** How an IPv6 address came to be (the Stack's `DeviceAddr.origin`). */
-export type AddrOrigin = "manual" | "link-local" | "slaac";
-
-/** The states hostconf gives an address (RFC 4862 5.4 tentative, 5.5.4 deprecated). */
-export type AddrState = "tentative" | "assigned" | "deprecated";
-
 /** The Stack, as the host-configuration state machines see it. */
 export interface HostconfContext {
+  /** Where the state machines count what they do (the Stack's counters). */
+  readonly counters: Counters;
   /** Monotonic time in ms (the bindings' clock). */
   now(): number;
   /** A uniformly random 32-bit unsigned integer. */
@@ -65,9 +63,9 @@ export interface HostconfContext {
    * Install `addr/prefixLen` on `device` in `state` (always "tentative": DAD follows) and receive
    * packets for its solicited-node group (RFC 4862 5.4.2). No event: hostconf emits them.
    */
-  addAddress(device: DeviceId, addr: Ipv6Addr, prefixLen: number, state: AddrState, origin: AddrOrigin): void;
+  addAddress(device: DeviceId, addr: Ipv6Addr, prefixLen: number, state: AddressState, origin: AddressOrigin): void;
   /** Change the state of an address installed by `addAddress`. */
-  setAddressState(device: DeviceId, addr: Ipv6Addr, state: AddrState): void;
+  setAddressState(device: DeviceId, addr: Ipv6Addr, state: AddressState): void;
   /** Remove an address (and leave its solicited-node group). */
   removeAddress(device: DeviceId, addr: Ipv6Addr): void;
   /** Add a route: on-link for `prefix/prefixLen` when `gateway` is null, else via `gateway`. */
@@ -85,14 +83,14 @@ export interface HostconfContext {
 }
 
 /** The timer kinds hostconf schedules; `Hostconf.handleTimer` takes every timer of these kinds. */
-export const HOSTCONF_TIMER_KINDS = ["dad", "router-solicit", "lifetime", "mld", "igmp"] as const;
+export const HOSTCONF_TIMER_KINDS = ["dad", "router-solicit", "lifetime", "multicast-listener"] as const;
 
 /** Timer ids with a numeric `key` that the registry resolves. */
-type KeyedKind = "lifetime" | "mld" | "igmp";
+type KeyedKind = "lifetime" | "multicast-listener";
 
 /**
- * Numeric timer keys for `lifetime`, `mld` and `igmp` timers, each mapped to the callback of the
- * state that owns it. Keys are unique across the three kinds.
+ * Numeric timer keys for `lifetime` and `multicast-listener` timers, each mapped to the callback of
+ * the state that owns it. Keys are unique across both kinds.
  */
 export class TimerRegistry {
   private next = 1;

@@ -9,7 +9,7 @@
  * `dad-failed` is emitted. When the last solicitation's `RetransTimer` passes quietly, the address
  * is assigned. The owner (SLAAC, link-local generation) hears the outcome through `onResult`.
  */
-import type { DeviceId, TimerId, TimerIdOf } from "../context.ts";
+import type { AddressOrigin, DeviceId, TimerId, TimerIdOf } from "../context.ts";
 import { type Ipv6Addr, v6Copy, v6Key } from "../ip/addr.ts";
 import { Timer } from "../timers.ts";
 import {
@@ -20,22 +20,17 @@ import {
   type NeighborSolicitationView,
   RawNdpOption,
 } from "../wire/ndp.ts";
-import { type AddrOrigin, type HostconfContext, randomBelow } from "./context.ts";
+import { DUP_ADDR_DETECT_TRANSMITS, MAX_RTR_SOLICITATION_DELAY_MS, RETRANS_TIMER_MS } from "./constants.ts";
+import { type HostconfContext, randomBelow } from "./context.ts";
 import { isUnspecified, solicitedNodeGroup } from "./iid.ts";
 
-/** RFC 4862 5.1 DupAddrDetectTransmits default. */
-export const DUP_ADDR_DETECT_TRANSMITS = 1;
-/** RFC 4861 10: RETRANS_TIMER, 1 s. */
-export const RETRANS_TIMER_MS = 1000;
-/** RFC 4861 10: MAX_RTR_SOLICITATION_DELAY, the bound of DAD's initial random delay (RFC 4862 5.4.2). */
-export const MAX_RTR_SOLICITATION_DELAY_MS = 1000;
 /** RFC 7527 2: the nonce option carries 6 bytes. */
 const NONCE_LEN = 6;
 
 export interface DadConfig {
   /** Solicitations per address (0 disables DAD: addresses are assigned at once). Default 1. */
   transmits: number;
-  /** Upper bound of the random delay before the first solicitation, ms. Default 1000. */
+  /** Upper bound of the random delay before the first solicitation, ms (0: sent at once). Default 1000. */
   maxInitialDelay: number;
   /** Include an RFC 7527 nonce option (and ignore our own looped-back solicitations). Default true. */
   nonce: boolean;
@@ -67,7 +62,7 @@ class DadEntry {
     readonly device: DeviceId,
     readonly addr: Ipv6Addr,
     readonly prefixLen: number,
-    readonly origin: AddrOrigin,
+    readonly origin: AddressOrigin,
   ) {
     this.timer = new Timer<TimerId>({ kind: "dad", device, addr });
   }
@@ -77,7 +72,7 @@ class DadEntry {
 export class Dad {
   private readonly entries = new Map<string, DadEntry>();
   /** Called after an address passed (`ok`) or failed DAD (after the events are emitted). */
-  onResult: (device: DeviceId, addr: Ipv6Addr, ok: boolean, origin: AddrOrigin) => void = () => {};
+  onResult: (device: DeviceId, addr: Ipv6Addr, ok: boolean, origin: AddressOrigin) => void = () => {};
 
   constructor(
     private readonly ctx: HostconfContext,
@@ -102,28 +97,26 @@ export class Dad {
 
   /**
    * RFC 4862 5.4: install `addr` as tentative and start DAD (no-op when it is already under DAD).
-   * With `transmits` 0 the address is assigned at once (5.4: DAD disabled).
+   * With `transmits` 0 the address is assigned at once (5.4: DAD disabled): one `assigned` event.
    */
-  start(device: DeviceId, addr: Ipv6Addr, prefixLen: number, origin: AddrOrigin): void {
+  start(device: DeviceId, addr: Ipv6Addr, prefixLen: number, origin: AddressOrigin): void {
     const k = Dad.key(device, addr);
     if (this.entries.has(k)) return;
     const e = new DadEntry(device, v6Copy(addr), prefixLen, origin);
-    this.ctx.addAddress(device, e.addr, prefixLen, "tentative", origin);
-    this.ctx.emit({ type: "address-changed", device, addr: e.addr, prefixLen, state: "tentative" });
     if (this.config.transmits <= 0) {
-      this.succeed(e);
+      this.ctx.addAddress(device, e.addr, prefixLen, "assigned", origin);
+      this.assigned(e);
       return;
     }
+    this.ctx.addAddress(device, e.addr, prefixLen, "tentative", origin);
+    this.ctx.emit({ type: "address-changed", device, addr: e.addr, prefixLen, state: "tentative" });
     this.entries.set(k, e);
-    if (this.config.nonce) {
-      for (let i = 0; i < NONCE_LEN; i += 3) {
-        const r = this.ctx.random();
-        e.nonce[i] = r & 0xff;
-        e.nonce[i + 1] = (r >>> 8) & 0xff;
-        e.nonce[i + 2] = (r >>> 16) & 0xff;
-      }
-    }
+    if (this.config.nonce) this.drawNonce(e);
     // RFC 4862 5.4.2: delay the first solicitation by a random time in [0, MAX_RTR_SOLICITATION_DELAY].
+    if (this.config.maxInitialDelay <= 0) {
+      this.step(e);
+      return;
+    }
     const delay = randomBelow(() => this.ctx.random(), this.config.maxInitialDelay);
     this.ctx.schedule(e.timer, this.ctx.now() + delay);
   }
@@ -146,7 +139,10 @@ export class Dad {
   /** A `dad` timer fired: send the next solicitation, or assign the address. */
   handleTimer(id: TimerIdOf<"dad">): void {
     const e = this.entries.get(Dad.key(id.device, id.addr));
-    if (e === undefined) return;
+    if (e !== undefined) this.step(e);
+  }
+
+  private step(e: DadEntry): void {
     if (e.sent < this.config.transmits) {
       this.sendProbe(e);
       e.sent++;
@@ -170,6 +166,10 @@ export class Dad {
 
   private succeed(e: DadEntry): void {
     this.ctx.setAddressState(e.device, e.addr, "assigned");
+    this.assigned(e);
+  }
+
+  private assigned(e: DadEntry): void {
     this.ctx.emit({
       type: "address-changed",
       device: e.device,
@@ -182,9 +182,9 @@ export class Dad {
 
   private fail(e: DadEntry): void {
     this.cancel(e.device, e.addr);
-    // RFC 4862 5.4.5: the tentative address is not assigned; log (the event) and stop.
+    // RFC 4862 5.4.5: the tentative address is not assigned: it goes (`removed`), then the failure
+    // is logged (`dad-failed`), the order the Stack has always reported them in.
     this.ctx.removeAddress(e.device, e.addr);
-    this.ctx.emit({ type: "dad-failed", device: e.device, addr: e.addr });
     this.ctx.emit({
       type: "address-changed",
       device: e.device,
@@ -192,7 +192,37 @@ export class Dad {
       prefixLen: e.prefixLen,
       state: "removed",
     });
+    this.ctx.emit({ type: "dad-failed", device: e.device, addr: e.addr });
     this.onResult(e.device, e.addr, false, e.origin);
+  }
+
+  /**
+   * Stop DAD of every address of `device` (device down) and return the manual ones that were
+   * still tentative, to be probed again when the device comes back (RFC 4862 5.4).
+   */
+  suspendDevice(device: DeviceId): { addr: Ipv6Addr; prefixLen: number }[] {
+    const out: { addr: Ipv6Addr; prefixLen: number }[] = [];
+    for (const e of [...this.entries.values()]) {
+      if (e.device !== device) continue;
+      if (e.origin === "manual") out.push({ addr: e.addr, prefixLen: e.prefixLen });
+      this.cancel(device, e.addr);
+    }
+    return out;
+  }
+
+  /** Probe again a tentative address `suspendDevice` returned (it is still installed as tentative). */
+  resume(device: DeviceId, addr: Ipv6Addr, prefixLen: number): void {
+    const k = Dad.key(device, addr);
+    if (this.entries.has(k)) return;
+    const e = new DadEntry(device, v6Copy(addr), prefixLen, "manual");
+    this.entries.set(k, e);
+    if (this.config.nonce) this.drawNonce(e);
+    if (this.config.maxInitialDelay <= 0) {
+      this.step(e);
+      return;
+    }
+    const delay = randomBelow(() => this.ctx.random(), this.config.maxInitialDelay);
+    this.ctx.schedule(e.timer, this.ctx.now() + delay);
   }
 
   /**
@@ -217,6 +247,15 @@ export class Dad {
     // RFC 4862 5.4.4: an advertisement for a tentative address: it is a duplicate.
     this.fail(e);
     return "duplicate";
+  }
+
+  private drawNonce(e: DadEntry): void {
+    for (let i = 0; i < NONCE_LEN; i += 3) {
+      const r = this.ctx.random();
+      e.nonce[i] = r & 0xff;
+      e.nonce[i + 1] = (r >>> 8) & 0xff;
+      e.nonce[i + 2] = (r >>> 16) & 0xff;
+    }
   }
 
   private hasOurNonce(ns: NeighborSolicitationView, e: DadEntry): boolean {

@@ -3,12 +3,13 @@
  * state machines do (messages as bytes, addresses, routes, link parameters, events) and runs their
  * timers in time order. For hostconf's tests and for the Stack author to see the contract working.
  */
-import type { DeviceId, StackEvent, TimerId } from "../context.ts";
+import type { AddressOrigin, AddressState, DeviceId, StackEvent, TimerId } from "../context.ts";
+import { Counters } from "../counters.ts";
 import { formatV4, formatV6, type Ipv4Addr, type Ipv6Addr, v6Copy, v6Key } from "../ip/addr.ts";
 import { Buf } from "../packet/buf.ts";
 import { EMPTY_BODY, type PacketBuilder, TooBig } from "../packet/serialize.ts";
 import { type Timer, TimerQueue } from "../timers.ts";
-import type { AddrOrigin, AddrState, HostconfContext } from "./context.ts";
+import type { HostconfContext } from "./context.ts";
 
 /** An ICMPv6 message sent through the context. */
 export interface SentIcmpv6 {
@@ -33,8 +34,8 @@ export interface SentIgmp {
 export interface FakeAddr {
   addr: Ipv6Addr;
   prefixLen: number;
-  state: AddrState;
-  origin: AddrOrigin;
+  state: AddressState;
+  origin: AddressOrigin;
 }
 
 /** Serialize a message builder alone into fresh bytes (every byte written by the builder). */
@@ -45,6 +46,7 @@ export function serializeMessage(msg: PacketBuilder): Uint8Array {
 }
 
 export class FakeHostconfContext implements HostconfContext {
+  readonly counters = new Counters();
   time = 0;
   /** Values `random()` returns first; then `defaultRandom`. */
   randoms: number[] = [];
@@ -96,7 +98,7 @@ export class FakeHostconfContext implements HostconfContext {
     }
     return null;
   }
-  addAddress(device: DeviceId, addr: Ipv6Addr, prefixLen: number, state: AddrState, origin: AddrOrigin): void {
+  addAddress(device: DeviceId, addr: Ipv6Addr, prefixLen: number, state: AddressState, origin: AddressOrigin): void {
     let m = this.addrs.get(device);
     if (m === undefined) {
       m = new Map();
@@ -104,7 +106,7 @@ export class FakeHostconfContext implements HostconfContext {
     }
     m.set(v6Key(addr), { addr: v6Copy(addr), prefixLen, state, origin });
   }
-  setAddressState(device: DeviceId, addr: Ipv6Addr, state: AddrState): void {
+  setAddressState(device: DeviceId, addr: Ipv6Addr, state: AddressState): void {
     const a = this.addrs.get(device)?.get(v6Key(addr));
     if (a === undefined) throw new Error(`setAddressState of unknown ${formatV6(addr)}`);
     a.state = state;

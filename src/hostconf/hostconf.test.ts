@@ -38,8 +38,8 @@ test("hostconf: device up with stable IIDs; a duplicate link-local address is re
   assert.deepEqual(ctx.addresses(1), [`${formatV6(second)}/64 assigned`]);
   assert.deepEqual(ctx.eventLog().slice(0, 3), [
     `address-changed ${formatV6(first)} tentative`,
-    `dad-failed ${formatV6(first)}`,
     `address-changed ${formatV6(first)} removed`,
+    `dad-failed ${formatV6(first)}`,
   ]);
 });
 

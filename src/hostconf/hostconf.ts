@@ -1,17 +1,17 @@
 /**
  * `Hostconf`: the host-configuration state machines of one Stack, composed: link-local address
- * generation (RFC 4862 5.3), DAD (dad.ts), router discovery (routers.ts), SLAAC (slaac.ts), MLD
- * (mld.ts) and IGMPv2 (igmp.ts), sharing one `HostconfContext` and one timer registry. See
- * index.ts for how the Stack drives it.
+ * generation (RFC 4862 5.3), DAD (dad.ts), router discovery (routers.ts), SLAAC (slaac.ts), and the
+ * multicast listener machine (multicast-listener.ts) as MLD (mld.ts) and IGMP (igmp.ts), sharing
+ * one `HostconfContext` and one timer registry. See index.ts for how the Stack drives it.
  */
-import type { DeviceId, TimerId } from "../context.ts";
+import type { AddressOrigin, DeviceId, TimerId } from "../context.ts";
 import { type Ipv4Addr, type Ipv6Addr, v6Equal } from "../ip/addr.ts";
 import { Icmpv6Type } from "../wire/icmpv6.ts";
 import type { IgmpView } from "../wire/igmp.ts";
 import { IgmpType } from "../wire/igmp.ts";
 import type { MldView, Mldv2ReportView } from "../wire/mld.ts";
 import type { NeighborAdvertisementView, NeighborSolicitationView, RouterAdvertisementView } from "../wire/ndp.ts";
-import { type AddrOrigin, type HostconfContext, TimerRegistry } from "./context.ts";
+import { type HostconfContext, TimerRegistry } from "./context.ts";
 import { Dad, type DadConfig, type DadVerdict, DEFAULT_DAD_CONFIG } from "./dad.ts";
 import { Igmp } from "./igmp.ts";
 import { eui64, linkLocalAddr, StableIidGenerator, solicitedNodeGroup } from "./iid.ts";
@@ -39,6 +39,16 @@ export interface HostconfConfig {
   linkLocal: boolean;
   /** MLD and IGMP Robustness Variable. Default 2. */
   robustness: number;
+  /** MLD version: 2 (MLDv2 with MLDv1 compatibility, RFC 3810) or 1 (MLDv1 only, RFC 2710). Default 2. */
+  mldVersion: 1 | 2;
+  /** IGMP version: 2 (RFC 2236, with IGMPv1 compatibility) or 3 (RFC 3376 reports). Default 2. */
+  igmpVersion: 2 | 3;
+  /**
+   * Start soliciting routers only once the link-local address passed DAD (so the solicitations
+   * carry it and the link-layer address option; Linux does the same), instead of when the device
+   * comes up. Without a link-local address none is sent. Default false.
+   */
+  solicitAfterLinkLocal: boolean;
 }
 
 export const DEFAULT_HOSTCONF_CONFIG: HostconfConfig = {
@@ -49,6 +59,9 @@ export const DEFAULT_HOSTCONF_CONFIG: HostconfConfig = {
   stableSecret: null,
   linkLocal: true,
   robustness: MLD_ROBUSTNESS,
+  mldVersion: 2,
+  igmpVersion: 2,
+  solicitAfterLinkLocal: false,
 };
 
 interface DeviceInfo {
@@ -71,7 +84,11 @@ export class Hostconf {
   readonly igmp: Igmp;
   readonly config: HostconfConfig;
   private readonly devices = new Map<DeviceId, DeviceInfo>();
+  /** Manual addresses whose DAD a device going down interrupted (probed again when it comes up). */
+  private readonly suspended = new Map<DeviceId, { addr: Ipv6Addr; prefixLen: number }[]>();
   private readonly stable: StableIidGenerator | null;
+  /** A router (RFC 4861 6.2) solicits no routers. */
+  private router = false;
 
   constructor(
     private readonly ctx: HostconfContext,
@@ -82,8 +99,8 @@ export class Hostconf {
     this.routers = new RouterDiscovery(ctx, this.timers, c.routers);
     this.dad = new Dad(ctx, c.dad, (d) => this.routers.retransTimer(d));
     this.slaac = new Slaac(ctx, this.dad, this.timers, (d, p, n) => this.iidFor(d, p, n), c.slaac);
-    this.mld = new Mld(ctx, this.timers, c.robustness);
-    this.igmp = new Igmp(ctx, this.timers, c.robustness);
+    this.mld = new Mld(ctx, this.timers, c.robustness, undefined, c.mldVersion);
+    this.igmp = new Igmp(ctx, this.timers, c.robustness, undefined, c.igmpVersion);
     if (c.iid === "stable") {
       let secret = c.stableSecret;
       if (secret === null) {
@@ -121,14 +138,23 @@ export class Hostconf {
    * RFC 4862 5.3: generate the link-local address (DAD follows); RFC 4861 6.3.7: solicit routers;
    * RFC 3810 6.1 / RFC 2236 3: report joined groups again.
    */
-  deviceUp(device: DeviceId, mac: Uint8Array | null, maxMtu: number): void {
+  deviceUp(device: DeviceId, mac: Uint8Array | null, maxMtu: number, options: { linkLocal?: boolean } = {}): void {
     const info: DeviceInfo = { mac: mac === null ? null : mac.slice(), maxMtu, linkLocal: null, linkLocalCounter: 0 };
     this.devices.set(device, info);
     this.mld.start(device);
     this.igmp.start(device);
+    for (const a of this.suspended.get(device) ?? []) this.dad.resume(device, a.addr, a.prefixLen);
+    this.suspended.delete(device);
     if (mac === null) return;
-    if (this.config.linkLocal) this.startLinkLocal(device, info);
-    this.routers.start(device, mac, maxMtu);
+    const waitForLinkLocal = this.config.solicitAfterLinkLocal || this.router;
+    if (waitForLinkLocal) this.routers.attach(device, mac, maxMtu);
+    if (this.config.linkLocal && options.linkLocal !== false) this.startLinkLocal(device, info);
+    if (!waitForLinkLocal) this.routers.start(device, mac, maxMtu);
+  }
+
+  /** Act as a router (RFC 4861 6.2: no router solicitations) or as a host again. */
+  setRouter(router: boolean): void {
+    this.router = router;
   }
 
   private startLinkLocal(device: DeviceId, info: DeviceInfo): void {
@@ -154,7 +180,8 @@ export class Hostconf {
       this.ctx.emit({ type: "address-changed", device, addr: ll, prefixLen: 64, state: "removed" });
       this.mld.leave(device, solicitedNodeGroup(ll));
     }
-    this.dad.cancelDevice(device);
+    const tentative = this.dad.suspendDevice(device);
+    if (tentative.length > 0) this.suspended.set(device, tentative);
     this.mld.stop(device);
     this.igmp.stop(device);
     this.devices.delete(device);
@@ -172,18 +199,34 @@ export class Hostconf {
     this.dad.start(device, addr, prefixLen, "manual");
   }
 
-  /** A manual address is being removed by the Stack: stop its DAD and leave its group. */
+  /**
+   * The Stack removes an address itself (an application's `removeAddress`): stop its DAD, leave
+   * its solicited-node group, and forget it if SLAAC formed it or it was the link-local one.
+   */
   removeAddress(device: DeviceId, addr: Uint8Array): void {
+    if (this.slaac.release(device, addr)) return;
+    const info = this.devices.get(device);
+    if (info?.linkLocal != null && v6Equal(info.linkLocal, addr)) info.linkLocal = null;
+    const waiting = this.suspended.get(device);
+    if (waiting !== undefined)
+      this.suspended.set(
+        device,
+        waiting.filter((a) => !v6Equal(a.addr, addr)),
+      );
     this.dad.cancel(device, addr);
     this.mld.leave(device, solicitedNodeGroup(addr));
   }
 
-  private dadResult(device: DeviceId, addr: Ipv6Addr, ok: boolean, origin: AddrOrigin): void {
+  private dadResult(device: DeviceId, addr: Ipv6Addr, ok: boolean, origin: AddressOrigin): void {
     if (origin === "slaac") {
       this.slaac.onDadResult(device, addr, ok);
       return;
     }
-    if (ok) return;
+    if (ok) {
+      // RFC 4861 6.3.7: solicit routers now that the link-local address can be the source.
+      if (origin === "link-local" && this.config.solicitAfterLinkLocal && !this.router) this.routers.solicit(device);
+      return;
+    }
     this.mld.leave(device, solicitedNodeGroup(addr));
     const info = this.devices.get(device);
     if (origin !== "link-local" || info === undefined || info.linkLocal === null || !v6Equal(info.linkLocal, addr)) {
@@ -256,8 +299,7 @@ export class Hostconf {
         this.routers.handleTimer(id);
         return true;
       case "lifetime":
-      case "mld":
-      case "igmp":
+      case "multicast-listener":
         return this.timers.fire(id.key);
       default:
         return false;

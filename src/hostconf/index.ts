@@ -1,29 +1,26 @@
 /**
  * Host configuration for IPv6 and multicast membership, as sans-IO state machines the Stack plugs
  * in: link-local addresses (RFC 4862 5.3, RFC 4291 appendix A, RFC 7217), duplicate address
- * detection (RFC 4862 5.4, RFC 7527), router discovery (RFC 4861 6.3), SLAAC (RFC 4862 5.5), MLDv2
- * with MLDv1 compatibility (RFC 3810, RFC 2710) and IGMPv2 (RFC 2236).
+ * detection (RFC 4862 5.4, RFC 7527), router discovery (RFC 4861 6.3), SLAAC (RFC 4862 5.5), and
+ * one multicast listener machine for MLDv2 with MLDv1 compatibility (RFC 3810, RFC 2710) and IGMPv2
+ * or IGMPv3 (RFC 2236, RFC 3376).
  *
- * ## Integration guide (for src/stack.ts)
+ * ## How the Stack drives it
  *
- * What the Stack uses today: `Mld` and `Igmp` (with its own `TimerRegistry`, `stack.mld` /
- * `stack.igmp`) for the groups UDP sockets join, through a `HostconfContext` adapter
- * (`Stack.hostconfContext`). DAD, router discovery, SLAAC and their lifetimes are still the
- * Stack's own code (same rules: RFC 4862 5.4.2 random delay, 5.5.3 e two-hour rule, 5.5.4
- * deprecation). The table below is the contract for moving the rest onto `Hostconf`.
- *
- * Construct one `Hostconf` per Stack with a `HostconfContext` adapter (context.ts) over the Stack:
- * `schedule`/`cancel` on the Stack's `CoreTimers`; `sendIcmpv6` builds an `Ipv6Builder` (adding
- * a Hop-by-Hop Router Alert option, RFC 2711 value 0, when asked) around `EMPTY_BODY.wrapIn(msg)`;
- * `sendIgmp` an `Ipv4Builder` with TTL 1 and `ROUTER_ALERT_V4` as options; `addAddress` pushes a
- * `DeviceAddr` (origin as given, `state` tentative), joins its solicited-node group on the device
- * (receive filter only: hostconf sends the MLD reports) and adds the on-link route for its
- * prefix; `removeAddress` undoes that; `emit` is the Stack's `emit`. Hostconf emits every
- * `address-changed` / `dad-failed` event for IPv6 addresses itself.
+ * The Stack (src/stack.ts) builds one `Hostconf` over `Addresses` (src/ip/addresses.ts), its
+ * `HostconfContext`: `schedule`/`cancel` on the Stack's timer queue; `sendIcmpv6` / `sendIgmp`
+ * frame hostconf's messages (src/ip/multicast.ts: a Hop-by-Hop Router Alert for MLD, RFC 2711;
+ * TTL 1 and the IPv4 Router Alert option for IGMP, RFC 2113); `addAddress` installs a
+ * `DeviceAddr` in the state given, receives its solicited-node group (hostconf sends the MLD
+ * reports) and adds the on-link route of its prefix; `removeAddress` undoes that; `emit` is the
+ * Stack's. Hostconf emits every `address-changed` / `dad-failed` event for the IPv6 addresses of
+ * Ethernet devices itself. The Stack's defaults (`StackOptions.hostconf` unset) keep what it has
+ * always done: no RFC 7527 nonce, router solicitation once the link-local address passed DAD and
+ * without a random delay, neighbour times not taken from advertisements, EUI-64 identifiers.
  *
  * | Stack hook                                   | Call                                                    |
  * |----------------------------------------------|---------------------------------------------------------|
- * | Ethernet device added up / set up            | `hostconf.deviceUp(dev, mac, linkMaxMtu)`               |
+ * | Ethernet device added up / set up            | `hostconf.deviceUp(dev, mac, linkMaxMtu, { linkLocal })` |
  * | device set down / removed                    | `hostconf.deviceDown(dev)`                              |
  * | `addAddress(dev, "x/len")` for IPv6          | `hostconf.addAddress(dev, addr, len)` instead of assigning it: DAD runs |
  * | `removeAddress` of an IPv6 address           | `hostconf.removeAddress(dev, addr)`, then remove it     |
@@ -35,16 +32,15 @@
  * | ICMPv6 RA received (checksum + parse ok)     | `hostconf.onRouterAdvertisement(dev, src, hopLimit, raView)`; count a verdict other than "ok"; the SLLA option still goes to the neighbour cache |
  * | ICMPv6 type 130/131/132/143 received         | `hostconf.onMld(dev, src, hopLimit, parseMld(...))`     |
  * | IGMP (IPv4 proto 2) received                 | `hostconf.onIgmp(dev, IgmpView.parse(...))`             |
- * | timer of kind dad, router-solicit, lifetime, mld or igmp fired | `hostconf.handleTimer(id)` (register it with `stack.setTimerHandler` for each of `HOSTCONF_TIMER_KINDS`) |
+ * | timer of kind dad, router-solicit, lifetime or multicast-listener fired | `hostconf.handleTimer(id)` (the Stack's timer dispatch does, for each of `HOSTCONF_TIMER_KINDS`) |
  *
  * The Stack must not loop its own multicast NS back into `onNeighborSolicitation` (the RFC 7527
  * nonce makes it harmless if it does). Addresses in the "tentative" state must not be used as
  * sources nor accepted as destinations (RFC 4862 5.4); "deprecated" ones are not chosen as sources
  * for new connections (RFC 4862 5.5.4).
  */
+export * from "./constants.ts";
 export {
-  type AddrOrigin,
-  type AddrState,
   HOSTCONF_TIMER_KINDS,
   type HostconfContext,
   INFINITE_LIFETIME,
@@ -77,6 +73,14 @@ export {
   solicitedNodeGroup,
 } from "./iid.ts";
 export { Mld, type MldVerdict, mldReportable } from "./mld.ts";
+export {
+  type ListenerMode,
+  type ListenerProtocol,
+  type ListenerQuery,
+  type ListenerRecord,
+  MulticastListener,
+  RecordType,
+} from "./multicast-listener.ts";
 export {
   type AutonomousPrefix,
   DEFAULT_ROUTER_DISCOVERY_CONFIG,

@@ -178,3 +178,25 @@ test("mld: an MLDv1 query switches to MLDv1: v1 reports, suppression, done", () 
   assert.equal(reports(ctx)[0], `266000 v2 ${MldRecordType.ChangeToExclude} ff05::1:3 > ff02::16`);
   assert.equal(formatV6(ALL_MLDV2_ROUTERS), "ff02::16");
 });
+
+test("mld: a host configured for MLDv1 only speaks MLDv1 (RFC 2710): reports to the group, done on leave", () => {
+  const ctx = new FakeHostconfContext();
+  const timers = new TimerRegistry();
+  const mld = new Mld(ctx, timers, undefined, undefined, 1);
+  ctx.onTimer = (id) => assert.ok("key" in id && timers.fire(id.key));
+  ctx.addAddress(0, LL, 64, "assigned", "link-local");
+  assert.ok(mld.isV1Mode(0));
+  mld.join(0, G);
+  ctx.advance(20_000);
+  // RFC 2710 7.10: the repeat within the 10 s Unsolicited Report Interval.
+  assert.deepEqual(reports(ctx), [`0 v1 131 ff05::1:3 > ff05::1:3`, `5000 v1 131 ff05::1:3 > ff05::1:3`]);
+  ctx.icmpv6.length = 0;
+  // An MLDv2 query is answered as MLDv1 (per-group timer, v1 report).
+  mld.onQuery(0, ROUTER, 1, v2Query(v6("::"), 1000));
+  ctx.advance(1000);
+  assert.deepEqual(reports(ctx), [`20500 v1 131 ff05::1:3 > ff05::1:3`]);
+  ctx.icmpv6.length = 0;
+  mld.leave(0, G);
+  assert.deepEqual(reports(ctx), [`21000 v1 132 ff05::1:3 > ff02::2`]);
+  assert.equal(ctx.queue.size, 0);
+});

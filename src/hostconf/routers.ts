@@ -8,7 +8,8 @@
  * bound are ignored). Autonomous prefixes are handed to SLAAC through `onPrefix`.
  */
 import type { DeviceId, TimerId, TimerIdOf } from "../context.ts";
-import { type Ipv6Addr, v6Copy, v6Equal, v6Key } from "../ip/addr.ts";
+import { counter } from "../counters.ts";
+import { IPV6_ALL_ROUTERS, type Ipv6Addr, v6Copy, v6Equal, v6Key } from "../ip/addr.ts";
 import { Timer } from "../timers.ts";
 import { IPV6_MIN_MTU } from "../wire/ipv6.ts";
 import {
@@ -19,19 +20,24 @@ import {
   type RouterAdvertisementView,
   RouterSolicitationBuilder,
 } from "../wire/ndp.ts";
+import {
+  MAX_RTR_SOLICITATION_DELAY_MS,
+  MAX_RTR_SOLICITATIONS,
+  REACHABLE_TIME_MS,
+  RETRANS_TIMER_MS,
+  RTR_SOLICITATION_INTERVAL_MS,
+} from "./constants.ts";
 import { type HostconfContext, INFINITE_LIFETIME, randomBelow, type TimerRegistry } from "./context.ts";
-import { RETRANS_TIMER_MS } from "./dad.ts";
 import { isLinkLocal, maskPrefix } from "./iid.ts";
 
-/** RFC 4861 10: host constants. */
-export const MAX_RTR_SOLICITATIONS = 3;
-export const RTR_SOLICITATION_INTERVAL_MS = 4000;
-export const MAX_RTR_SOLICITATION_DELAY_MS = 1000;
-export const REACHABLE_TIME_MS = 30000;
+const ROUTER_EXPIRED = counter("ndp.router.expired");
+const PREFIX_EXPIRED = counter("ndp.prefix.expired");
+const ROUTERS_FULL = counter("ndp.router.list-full");
+const PREFIXES_FULL = counter("ndp.prefix.list-full");
+
+/** RFC 4861 6.3.2: ReachableTime is BaseReachableTime times a random factor in [0.5, 1.5). */
 const MIN_RANDOM_FACTOR = 0.5;
 const MAX_RANDOM_FACTOR = 1.5;
-/** The all-routers group ff02::2. */
-const ALL_ROUTERS = new Uint8Array([0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]) as Ipv6Addr;
 const UNSPECIFIED = new Uint8Array(16) as Ipv6Addr;
 const DEFAULT_PREFIX = new Uint8Array(16) as Ipv6Addr;
 
@@ -40,12 +46,20 @@ export interface RouterDiscoveryConfig {
   solicitations: number;
   /** Interval between them, ms. Default 4000. */
   solicitationInterval: number;
-  /** Upper bound of the random delay before the first, ms. Default 1000. */
+  /** Upper bound of the random delay before the first, ms (0: the first is sent at once). Default 1000. */
   maxSolicitationDelay: number;
   /** Default routers kept per device. Default 8. */
   maxRouters: number;
   /** On-link prefixes kept per device. Default 16. */
   maxPrefixes: number;
+  /** RetransTimer and BaseReachableTime until an advertisement says otherwise, ms. Defaults 1000, 30000. */
+  retransTimer: number;
+  reachableTime: number;
+  /**
+   * Take ReachableTime and RetransTimer from advertisements (RFC 4861 6.3.4) and hand them to the
+   * neighbour machine (`HostconfContext.setNeighborTimes`). Default true.
+   */
+  learnTimes: boolean;
 }
 
 export const DEFAULT_ROUTER_DISCOVERY_CONFIG: RouterDiscoveryConfig = {
@@ -54,6 +68,9 @@ export const DEFAULT_ROUTER_DISCOVERY_CONFIG: RouterDiscoveryConfig = {
   maxSolicitationDelay: MAX_RTR_SOLICITATION_DELAY_MS,
   maxRouters: 8,
   maxPrefixes: 16,
+  retransTimer: RETRANS_TIMER_MS,
+  reachableTime: REACHABLE_TIME_MS,
+  learnTimes: true,
 };
 
 /** Why a router advertisement was not processed (for the Stack's counters), or "ok". */
@@ -91,16 +108,20 @@ class DeviceState {
   rsSent = 0;
   readonly routers = new Map<string, RouterEntry>();
   readonly prefixes = new Map<string, PrefixEntry>();
-  baseReachableTime = REACHABLE_TIME_MS;
-  reachableTime = REACHABLE_TIME_MS;
-  retransTimer = RETRANS_TIMER_MS;
+  baseReachableTime: number;
+  reachableTime: number;
+  retransTimer: number;
   constructor(
     readonly device: DeviceId,
     readonly mac: Uint8Array | null,
     /** The link type's largest MTU (RFC 4861 6.3.4: the MTU option may not exceed it). */
     readonly maxMtu: number,
+    config: RouterDiscoveryConfig,
   ) {
     this.rsTimer = new Timer<TimerId>({ kind: "router-solicit", device });
+    this.baseReachableTime = config.reachableTime;
+    this.reachableTime = config.reachableTime;
+    this.retransTimer = config.retransTimer;
   }
 }
 
@@ -122,10 +143,28 @@ export class RouterDiscovery {
    * `mac` goes in the source link-layer address option (null: no link-layer address).
    */
   start(device: DeviceId, mac: Uint8Array | null, maxMtu: number): void {
+    this.attach(device, mac, maxMtu);
+    this.solicit(device);
+  }
+
+  /**
+   * The interface came up: keep its router and prefix lists and process its advertisements, but
+   * send no solicitation until `solicit` (a host that waits for its link-local address first).
+   */
+  attach(device: DeviceId, mac: Uint8Array | null, maxMtu: number): void {
     this.stop(device);
-    const s = new DeviceState(device, mac === null ? null : mac.slice(), maxMtu);
-    this.devices.set(device, s);
-    if (this.config.solicitations <= 0) return;
+    this.devices.set(device, new DeviceState(device, mac === null ? null : mac.slice(), maxMtu, this.config));
+  }
+
+  /** RFC 4861 6.3.7: start soliciting routers on an attached interface, after a random delay. */
+  solicit(device: DeviceId): void {
+    const s = this.devices.get(device);
+    if (s === undefined || this.config.solicitations <= 0) return;
+    s.rsSent = 0;
+    if (this.config.maxSolicitationDelay <= 0) {
+      this.handleTimer(s.rsTimer.data as TimerIdOf<"router-solicit">);
+      return;
+    }
     const delay = randomBelow(() => this.ctx.random(), this.config.maxSolicitationDelay);
     this.ctx.schedule(s.rsTimer, this.ctx.now() + delay);
   }
@@ -142,12 +181,12 @@ export class RouterDiscovery {
 
   /** RetransTimer of `device` in ms (default RETRANS_TIMER until an advertisement sets it). */
   retransTimer(device: DeviceId): number {
-    return this.devices.get(device)?.retransTimer ?? RETRANS_TIMER_MS;
+    return this.devices.get(device)?.retransTimer ?? this.config.retransTimer;
   }
 
   /** The randomized ReachableTime of `device` (RFC 4861 6.3.2). */
   reachableTime(device: DeviceId): number {
-    return this.devices.get(device)?.reachableTime ?? REACHABLE_TIME_MS;
+    return this.devices.get(device)?.reachableTime ?? this.config.reachableTime;
   }
 
   /** The default router list of `device`. */
@@ -183,8 +222,8 @@ export class RouterDiscovery {
     // 4.1), else from :: without the option (RFC 4861 4.1).
     const src = ll ?? UNSPECIFIED;
     const options = ll !== null && s.mac !== null ? [new LinkAddrOption(NdpOptionType.SourceLinkAddr, s.mac)] : [];
-    const rs = new RouterSolicitationBuilder(src, ALL_ROUTERS, options);
-    this.ctx.sendIcmpv6(s.device, src, ALL_ROUTERS, NDP_HOP_LIMIT, rs, false);
+    const rs = new RouterSolicitationBuilder(src, IPV6_ALL_ROUTERS, options);
+    this.ctx.sendIcmpv6(s.device, src, IPV6_ALL_ROUTERS, NDP_HOP_LIMIT, rs, false);
   }
 
   /**
@@ -204,17 +243,17 @@ export class RouterDiscovery {
     if (ra.curHopLimit !== 0) this.ctx.setCurHopLimit(device, ra.curHopLimit);
     let times = false;
     // RFC 4861 6.3.4: a new BaseReachableTime re-randomizes ReachableTime (6.3.2).
-    if (ra.reachableTime !== 0 && ra.reachableTime !== s.baseReachableTime) {
+    if (this.config.learnTimes && ra.reachableTime !== 0 && ra.reachableTime !== s.baseReachableTime) {
       s.baseReachableTime = ra.reachableTime;
       const f = MIN_RANDOM_FACTOR + randomBelow(() => this.ctx.random(), 1000) / 1000;
       s.reachableTime = Math.round(ra.reachableTime * Math.min(f, MAX_RANDOM_FACTOR));
       times = true;
     }
-    if (ra.retransTimer !== 0 && ra.retransTimer !== s.retransTimer) {
+    if (this.config.learnTimes && ra.retransTimer !== 0 && ra.retransTimer !== s.retransTimer) {
       s.retransTimer = ra.retransTimer;
       times = true;
     }
-    if (times) this.ctx.setNeighborTimes(device, s.reachableTime, s.retransTimer);
+    if (times && this.config.learnTimes) this.ctx.setNeighborTimes(device, s.reachableTime, s.retransTimer);
 
     this.updateRouter(s, src, ra.routerLifetime, now);
     // RFC 4861 6.3.7: a valid advertisement with a non-zero router lifetime ends solicitation.
@@ -263,12 +302,18 @@ export class RouterDiscovery {
       this.ctx.schedule(r.timer, expires);
       return;
     }
-    if (s.routers.size >= this.config.maxRouters) return;
+    if (s.routers.size >= this.config.maxRouters) {
+      this.ctx.counters.inc(ROUTERS_FULL);
+      return;
+    }
     const addr = v6Copy(src);
     const entry: RouterEntry = {
       addr,
       expires,
-      timer: this.timers.create("lifetime", s.device, () => this.removeRouter(s, entry)),
+      timer: this.timers.create("lifetime", s.device, () => {
+        this.ctx.counters.inc(ROUTER_EXPIRED);
+        this.removeRouter(s, entry);
+      }),
     };
     s.routers.set(key, entry);
     this.ctx.addRoute(s.device, DEFAULT_PREFIX, 0, addr);
@@ -299,12 +344,18 @@ export class RouterDiscovery {
       else this.ctx.schedule(p.timer, expires);
       return;
     }
-    if (s.prefixes.size >= this.config.maxPrefixes) return;
+    if (s.prefixes.size >= this.config.maxPrefixes) {
+      this.ctx.counters.inc(PREFIXES_FULL);
+      return;
+    }
     const entry: PrefixEntry = {
       prefix,
       prefixLen: len,
       expires,
-      timer: this.timers.create("lifetime", s.device, () => this.removePrefix(s, entry)),
+      timer: this.timers.create("lifetime", s.device, () => {
+        this.ctx.counters.inc(PREFIX_EXPIRED);
+        this.removePrefix(s, entry);
+      }),
     };
     s.prefixes.set(key, entry);
     this.ctx.addRoute(s.device, prefix, len, null);

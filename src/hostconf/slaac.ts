@@ -6,12 +6,18 @@
  * retries with the next DAD counter, up to IDGEN_RETRIES times (RFC 7217 6).
  */
 import type { DeviceId, TimerId } from "../context.ts";
+import { counter } from "../counters.ts";
 import { type Ipv6Addr, v6Equal, v6Key } from "../ip/addr.ts";
 import type { Timer } from "../timers.ts";
 import { type HostconfContext, INFINITE_LIFETIME, type TimerRegistry } from "./context.ts";
 import type { Dad } from "./dad.ts";
 import { addrFromPrefix, IID_BITS, isLinkLocal } from "./iid.ts";
 import type { AutonomousPrefix } from "./routers.ts";
+
+const FORMED = counter("ndp.slaac.address");
+const DEPRECATED = counter("ndp.slaac.deprecated");
+const EXPIRED = counter("ndp.slaac.expired");
+const FULL = counter("ndp.slaac.full");
 
 /** RFC 4862 5.5.3 e: two hours, in ms. */
 export const TWO_HOURS_MS = 2 * 3600 * 1000;
@@ -80,7 +86,11 @@ export class Slaac {
       if (p.validLifetime === 0) return;
       // ... only when prefix length + IID length is 128.
       if (p.prefixLen + IID_BITS !== 128) return;
-      if (this.countFor(device) >= this.config.maxAddresses) return;
+      if (this.countFor(device) >= this.config.maxAddresses) {
+        this.ctx.counters.inc(FULL);
+        return;
+      }
+      this.ctx.counters.inc(FORMED);
       this.create(device, p, now, 0);
       return;
     }
@@ -118,7 +128,10 @@ export class Slaac {
       validUntil: Infinity,
       preferredUntil: Infinity,
       dadCounter,
-      validTimer: this.timers.create("lifetime", device, () => this.remove(e)),
+      validTimer: this.timers.create("lifetime", device, () => {
+        this.ctx.counters.inc(EXPIRED);
+        this.remove(e);
+      }),
       preferredTimer: this.timers.create("lifetime", device, () => this.deprecate(e)),
     };
     this.entries.set(Slaac.key(device, p.prefix), e);
@@ -161,6 +174,7 @@ export class Slaac {
       return;
     }
     e.state = "deprecated";
+    this.ctx.counters.inc(DEPRECATED);
     this.ctx.setAddressState(e.device, e.addr, "deprecated");
     this.emit(e, "deprecated");
   }
@@ -222,6 +236,18 @@ export class Slaac {
       now,
       e.dadCounter + 1,
     );
+  }
+
+  /**
+   * The Stack removes `addr` itself (an application's `removeAddress`): if SLAAC formed it, forget
+   * it (its timers, its DAD, its solicited-node membership) without events. False when not SLAAC's.
+   */
+  release(device: DeviceId, addr: Uint8Array): boolean {
+    const e = this.find(device, addr);
+    if (e === undefined || !this.forget(e)) return false;
+    this.dad.cancel(device, e.addr);
+    this.onAddress(device, e.addr, false);
+    return true;
   }
 
   /** The device went down: forget its SLAAC addresses (removing them). */

@@ -18,6 +18,8 @@ export type Ipv4Addr = number & { readonly [v4Brand]: true };
 export type Ipv6Addr = Uint8Array & { readonly [v6Brand]: true };
 /** An Ethernet MAC address: 6 bytes. */
 export type MacAddr = Uint8Array & { readonly [macBrand]: true };
+/** An IP address of either version (the version is told by the type: a number is IPv4). */
+export type IpAddr = Ipv4Addr | Ipv6Addr;
 
 // ---- IPv4 ----
 
@@ -210,3 +212,8 @@ export function macKey(b: Uint8Array, off = 0): number {
 export const MAC_BROADCAST = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]) as MacAddr;
 /** The all-zero MAC (unknown target in ARP requests). */
 export const MAC_ZERO = new Uint8Array(6) as MacAddr;
+
+/** RFC 4291 2.7.1: the link-scope all-nodes group ff02::1. */
+export const IPV6_ALL_NODES = new Uint8Array([0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]) as Ipv6Addr;
+/** RFC 4291 2.7.1: the link-scope all-routers group ff02::2. */
+export const IPV6_ALL_ROUTERS = new Uint8Array([0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]) as Ipv6Addr;

@@ -11,7 +11,8 @@
 import type { ErrorCode } from "../context.ts";
 import { Icmpv4Type, Icmpv4UnreachableCode } from "../wire/icmpv4.ts";
 import { Icmpv6DestUnreachableCode, Icmpv6Type } from "../wire/icmpv6.ts";
-import type { IcmpErrorInfo, IpRxInfo } from "./transport-api.ts";
+import { v4At } from "./addr.ts";
+import type { IcmpErrorInfo, IpRxInfo, TransportProtocol } from "./transport-api.ts";
 
 /**
  * What the IP layer calls on the ICMP echo sockets (src/transport/icmp-echo.ts). The IP layer
@@ -91,4 +92,37 @@ export class MutableIcmpErrorInfo<A> implements IcmpErrorInfo<A> {
   code: ErrorCode = "EHOSTUNREACH";
   mtu = 0;
   seq = 0;
+}
+
+/**
+ * Hand an ICMP error to whoever sent the quoted packet (RFC 1122 3.2.2.1, RFC 4443 3, RFC 5927):
+ * its upper-layer header starts at `b[p]` with `have` bytes quoted, and its protocol is `proto`.
+ * Transports get the ports and (TCP) the sequence number; an error about our echo request
+ * (`proto` is the version's ICMP, the quoted type `echoRequest`) goes to the echo handler with
+ * its identifier in `srcPort` and its sequence number in `seq`.
+ */
+export function dispatchQuoted<A>(
+  info: MutableIcmpErrorInfo<A>,
+  b: Uint8Array,
+  p: number,
+  have: number,
+  proto: number,
+  icmpProto: number,
+  echoRequest: number,
+  transports: readonly (TransportProtocol | undefined)[],
+  echo: IcmpEchoHandler | null,
+): void {
+  info.srcPort = have >= 2 ? (b[p] << 8) | b[p + 1] : 0;
+  info.dstPort = have >= 4 ? (b[p + 2] << 8) | b[p + 3] : 0;
+  info.seq = have >= 8 ? v4At(b, p + 4) : 0;
+  if (proto === icmpProto) {
+    if (have >= 8 && b[p] === echoRequest) {
+      info.srcPort = (b[p + 4] << 8) | b[p + 5];
+      info.dstPort = 0;
+      info.seq = (b[p + 6] << 8) | b[p + 7];
+      echo?.receiveIcmpError?.(info);
+    }
+    return;
+  }
+  transports[proto]?.receiveIcmpError(info);
 }

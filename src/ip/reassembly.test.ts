@@ -318,6 +318,22 @@ test("memory accounting returns to zero after completion, drop and clear", () =>
   assert.equal(R.size, 0);
 });
 
+test("memory follows the bytes held, not their offsets: a fragment near the end costs its length", () => {
+  const p = pattern(65000 + 8);
+  const R = new Reassembler(Ipv4, { maxBytes: 4096 });
+  for (let id = 1; id <= 16; id++) assert.deepEqual(R.insert(0, frag4(p, 65000, 8, true, id)), pending);
+  assert.equal(R.size, 16);
+  assert.ok(R.bytesBuffered <= 16 * (8 + 128), `${R.bytesBuffered}`);
+  // Runs merge as the holes fill: from the end backwards, every fragment touching the run after it.
+  const q = pattern(4000);
+  const S = new Reassembler(Ipv6, { headroom: 54 });
+  for (let off = 3000; off > 0; off -= 1000) assert.deepEqual(S.insert(0, frag6(q, off, 1000, off < 3000)), pending);
+  const done = complete(S.insert(0, frag6(q, 0, 1000, true)));
+  assert.deepEqual(done.payload, q);
+  assert.equal(done.off, 54, "the headroom before the payload");
+  assert.equal(S.bytesBuffered, 0);
+});
+
 test("random fragmentations of random payloads reassemble to the payload (property)", () => {
   fc.assert(
     fc.property(

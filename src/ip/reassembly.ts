@@ -6,8 +6,16 @@
  *
  * Datagrams are keyed by (source, destination, identification, protocol) for IPv4 (RFC 791) and by
  * (source, destination, identification) for IPv6 (RFC 8200 4.5; the Next Header of the offset-zero
- * fragment is the one used). Each datagram has one buffer the fragment data is copied into (the one
- * copy on this path); on completion the payload is returned as one contiguous range of that buffer.
+ * fragment is the one used).
+ *
+ * Storage: fragment data is copied into runs, each one buffer holding a contiguous range of the
+ * datagram (as Linux keeps "fragment runs"): a fragment that continues a run is appended to it (the
+ * buffer grows by doubling, or to the exact remaining length once the last fragment fixed it), any
+ * other starts a run of its own, and runs that come to touch are merged. So the memory a datagram
+ * holds follows the bytes received, not the offsets they arrived at: an 8-byte fragment near the
+ * end of a 64 KiB datagram costs a few hundred bytes, not 64 KiB (and a peer's few such fragments
+ * cannot fill the memory bound its other datagrams need). A complete datagram is one run: its
+ * payload is returned as one contiguous range of that run's buffer.
  *
  * Hole tracking: each datagram keeps the byte ranges received so far, sorted and disjoint; the holes
  * of RFC 815 are the gaps between them. Because no two ranges may overlap, the datagram is complete
@@ -156,16 +164,32 @@ for (const [reason, datagram] of [
 const EMPTY = new Uint8Array(0);
 const NONE_EXPIRED: readonly ReassemblyExpired<never>[] = Object.freeze([]);
 
+/**
+ * A contiguous range `[start, end)` of a datagram's payload: byte i of the payload lives at
+ * `buf[base + i - start]`. `base` is the headroom for the run that starts at 0, else 0.
+ */
+class Run {
+  constructor(
+    public start: number,
+    public end: number,
+    public buf: Uint8Array,
+    readonly base: number,
+  ) {}
+}
+
+/** Bytes charged per run besides its buffer (the run and buffer objects). */
+export const RUN_OVERHEAD = 128;
+
 class Datagram<A> {
-  /** Fragment data; payload byte i lives at `buf[headroom + i]`. */
-  buf: Uint8Array = EMPTY;
+  /** Stored data, sorted by `start`, disjoint and never adjacent (touching runs are merged). */
+  runs: Run[] = [];
   /** Payload length once the last fragment arrived; -1 before. */
   total = -1;
   /** Bytes received (ranges are disjoint, so this is their total length). */
   received = 0;
   /** Highest end offset received. */
   maxEnd = 0;
-  /** Received ranges, sorted: [start0, end0, start1, end1, ...]. */
+  /** Received fragments' ranges, sorted: [start0, end0, start1, end1, ...]. */
   ranges: number[] = [];
   /** Header bytes of the offset-zero fragment. */
   header: Uint8Array | null = null;
@@ -263,31 +287,19 @@ export class Reassembler<A> {
     }
     if (len > 0 && n >= this.maxFragments) return this.kill(d, "too-many-fragments");
 
-    // Make room: exact when the length is known, else the next power of two (amortized growth).
-    const h = this.headroom;
     const total = f.more ? d.total : end;
-    const need = h + (total >= 0 ? total : end);
-    let grow = 0;
-    let cap = d.buf.length;
-    if (need > cap) {
-      cap = total >= 0 ? need : Math.min(h + MAX_REASSEMBLED, h + nextPow2(Math.max(end, 512)));
-      grow = cap - d.buf.length;
-    }
     const headerCost = offset === 0 && f.header !== null ? f.header.length : 0;
     // Over the bound the new fragment is dropped (Linux does the same past its high threshold):
     // what is held stays until it completes or times out.
-    if (this.used + grow + headerCost > this.maxBytes) return DROPS.memory;
+    const plan = len > 0 ? this.plan(d, offset, end, total) : null;
+    const cost = (plan === null ? 0 : plan.cost) + headerCost;
+    if (this.used + cost > this.maxBytes) return DROPS.memory;
     if (fresh) this.datagrams.set(key, d);
-    if (grow > 0) {
-      const buf = new Uint8Array(cap);
-      if (d.received > 0) buf.set(d.buf.subarray(0, h + d.maxEnd));
-      d.buf = buf;
-    }
-    this.used += grow + headerCost;
-    d.charged += grow + headerCost;
+    this.used += cost;
+    d.charged += cost;
 
-    if (len > 0) {
-      d.buf.set(f.bytes.subarray(f.off, end - offset + f.off), h + offset);
+    if (plan !== null) {
+      this.store(d, plan, f);
       r.splice(2 * lo, 0, offset, end);
       d.received += len;
       if (end > d.maxEnd) d.maxEnd = end;
@@ -302,7 +314,9 @@ export class Reassembler<A> {
 
     if (d.total < 0 || d.received !== d.total) return PENDING;
     this.release(d);
-    const payload = d.buf.subarray(h, h + d.total);
+    // Every byte of [0, total) arrived and touching runs are merged: one run, starting at 0.
+    const h = this.headroom;
+    const buf = d.total === 0 ? new Uint8Array(h) : d.runs[0].buf;
     return {
       kind: "complete",
       src: d.src,
@@ -310,10 +324,10 @@ export class Reassembler<A> {
       id: d.id,
       proto: d.proto,
       header: d.header,
-      bytes: d.buf,
+      bytes: buf,
       off: h,
       len: d.total,
-      payload,
+      payload: buf.subarray(h, h + d.total),
     };
   }
 
@@ -337,7 +351,7 @@ export class Reassembler<A> {
         proto: d.proto,
         timeExceeded: d.firstLen >= 0,
         header: d.header,
-        firstData: d.firstLen > 0 ? d.buf.subarray(this.headroom, this.headroom + d.firstLen) : EMPTY,
+        firstData: d.firstLen > 0 ? d.runs[0].buf.subarray(this.headroom, this.headroom + d.firstLen) : EMPTY,
       });
     }
     return out ?? NONE_EXPIRED;
@@ -376,11 +390,78 @@ export class Reassembler<A> {
   }
 
   private sameBytes(d: Datagram<A>, f: Fragment<A>): boolean {
-    const b = d.buf;
-    const base = this.headroom + f.offset;
+    const run = d.runs[this.runAt(d, f.offset)];
+    const b = run.buf;
+    const at = run.base + f.offset - run.start;
     const src = f.bytes;
-    for (let i = 0; i < f.len; i++) if (b[base + i] !== src[f.off + i]) return false;
+    for (let i = 0; i < f.len; i++) if (b[at + i] !== src[f.off + i]) return false;
     return true;
+  }
+
+  /** Index of the run that holds or comes after payload offset `x`. */
+  private runAt(d: Datagram<A>, x: number): number {
+    const runs = d.runs;
+    let lo = 0;
+    let hi = runs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (runs[mid].end <= x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /**
+   * Where the data `[offset, end)` (overlapping nothing held) will go, and what it costs: the run
+   * it continues (`left`, ending at `offset`) or a new one, merged with the run it touches on the
+   * right (`right`, starting at `end`), in a buffer of `cap` bytes (the left run's own while it is
+   * big enough). `total` is the payload length when known.
+   */
+  private plan(d: Datagram<A>, offset: number, end: number, total: number): StorePlan {
+    const runs = d.runs;
+    const i = this.runAt(d, offset);
+    const left = i > 0 && runs[i - 1].end === offset ? i - 1 : -1;
+    const right = i < runs.length && runs[i].start === end ? i : -1;
+    const start = left >= 0 ? runs[left].start : offset;
+    const last = right >= 0 ? runs[right].end : end;
+    const base = start === 0 ? this.headroom : 0;
+    const need = base + last - start;
+    const have = left >= 0 ? runs[left].buf.length : 0;
+    let cap = have;
+    if (need > have) {
+      // The exact length once the datagram's length is known; else double (amortized growth).
+      cap = total >= 0 ? base + total - start : Math.min(base + MAX_REASSEMBLED - start, Math.max(need, 2 * have));
+    }
+    let cost = cap - have;
+    if (left < 0) cost += RUN_OVERHEAD;
+    if (right >= 0) cost -= runs[right].buf.length + RUN_OVERHEAD;
+    return { index: i, left, right, start, end: last, base, cap, cost };
+  }
+
+  /** Copy the fragment's data as `plan` says. */
+  private store(d: Datagram<A>, plan: StorePlan, f: Fragment<A>): void {
+    const runs = d.runs;
+    const { left, right, base, cap } = plan;
+    let run: Run;
+    if (left >= 0) {
+      run = runs[left];
+      if (cap > run.buf.length) {
+        const buf = new Uint8Array(cap);
+        buf.set(run.buf.subarray(0, base + run.end - run.start));
+        run.buf = buf;
+      }
+    } else {
+      run = new Run(f.offset, f.offset, new Uint8Array(cap), base);
+      runs.splice(plan.index, 0, run);
+    }
+    run.buf.set(f.bytes.subarray(f.off, f.off + f.len), base + f.offset - run.start);
+    run.end = f.offset + f.len;
+    if (right >= 0) {
+      const r = runs[left >= 0 ? right : right + 1];
+      run.buf.set(r.buf.subarray(r.base, r.base + r.end - r.start), base + r.start - run.start);
+      run.end = r.end;
+      runs.splice(left >= 0 ? right : right + 1, 1);
+    }
   }
 
   private kill(d: Datagram<A>, reason: ReassemblyDropReason): ReassemblyDropped {
@@ -395,8 +476,21 @@ export class Reassembler<A> {
   }
 }
 
-function nextPow2(n: number): number {
-  let p = 1;
-  while (p < n) p *= 2;
-  return p;
+/** What `Reassembler.plan` decided for one fragment. */
+interface StorePlan {
+  /** Index where a new run goes (the first run after the fragment). */
+  index: number;
+  /** Index of the run the fragment continues, or -1. */
+  left: number;
+  /** Index of the run the fragment touches on the right (merged into this one), or -1. */
+  right: number;
+  /** The resulting run's range. */
+  start: number;
+  end: number;
+  /** Headroom of the resulting run (the configured headroom when it starts at 0). */
+  base: number;
+  /** Its buffer's capacity. */
+  cap: number;
+  /** Change of the bytes charged against the bound. */
+  cost: number;
 }

@@ -97,3 +97,14 @@ export interface TransportProtocol {
   /** An ICMP error that quotes a packet this transport sent. */
   receiveIcmpError<A>(err: IcmpErrorInfo<A>): void;
 }
+
+/** The mutable `IpRxInfo` the IP layer fills and reuses (one per version: nothing allocated per packet). */
+export class MutableIpRxInfo<A> implements IpRxInfo<A> {
+  src!: A;
+  dst!: A;
+  device: DeviceId = 0;
+  ttl = 0;
+  multicast = false;
+  ipOff = 0;
+  constructor(readonly I: IpVersion<A>) {}
+}

@@ -14,6 +14,7 @@
 import {
   formatV4,
   formatV6,
+  type IpAddr,
   type Ipv4Addr,
   type Ipv6Addr,
   parseV4,
@@ -28,8 +29,7 @@ import {
   v6Put,
 } from "./addr.ts";
 
-/** Either kind of IP address. */
-export type IpAddr = Ipv4Addr | Ipv6Addr;
+export type { IpAddr } from "./addr.ts";
 
 /** What an IP version knows about itself and its addresses. `A` is its address type. */
 export interface IpVersion<A> {

@@ -22,19 +22,11 @@
  */
 import { getRandomValues } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import type { Bindings, DeviceId, StackEvent } from "../context.ts";
+import type { Bindings, DeviceId, EntryPoints, StackEvent } from "../context.ts";
 import type { Buf } from "../packet/buf.ts";
 
 /** A settled promise: `.then(fn)` queues a microtask without queueMicrotask's per-call AsyncResource. */
 const settled = Promise.resolve();
-
-/** The entry points of the core this host drives (the Stack implements them). */
-export interface CoreEntry {
-  receiveFrame(device: DeviceId, frame: Buf): void;
-  /** A batch of frames that arrived together (TCP answers it with cumulative ACKs); optional. */
-  receiveFrames?(device: DeviceId, frames: readonly Buf[]): void;
-  handleTimers(now: number): void;
-}
 
 /** Where a device's outgoing frames go. */
 export interface FrameSink {
@@ -44,7 +36,7 @@ export interface FrameSink {
 
 /** Real-time `Bindings`. Create it, construct the Stack with it, then `attach(stack)`. */
 export class NodeBindings implements Bindings {
-  private core: CoreEntry | null = null;
+  private core: EntryPoints | null = null;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
   private refs = 0;
@@ -68,7 +60,7 @@ export class NodeBindings implements Bindings {
   droppedNoLink = 0;
 
   /** Connect the core whose entry points this host drives. */
-  attach(core: CoreEntry): void {
+  attach(core: EntryPoints): void {
     this.core = core;
   }
 

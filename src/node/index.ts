@@ -12,7 +12,8 @@
  * ```
  */
 
-export { type CoreEntry, type FrameSink, NodeBindings } from "./bindings.ts";
+export type { EntryPoints } from "../context.ts";
+export { type FrameSink, NodeBindings } from "./bindings.ts";
 export {
   createDgram,
   type DgramApi,

@@ -102,7 +102,7 @@ export class NodeStack {
     this.stack = stack;
     this.bindings.attach(stack);
     this.tcp = stack.tcp;
-    this.echo = stack.pingSockets;
+    this.echo = stack.icmpEcho;
     this.unsubscribe = this.bindings.subscribe(this.dispatch);
     this.net = createNet(this);
     this.dgram = createDgram(this);

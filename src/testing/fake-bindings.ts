@@ -6,7 +6,7 @@
  * Alone, a test drives one host with `advanceTo(t, host)`; inside a `FakeNetwork` the network owns
  * the clock and the wake-ups (`onWake`) and routes the frames (`onFrame`).
  */
-import type { Bindings, DeviceId, StackEvent } from "../context.ts";
+import type { Bindings, DeviceId, EntryPoints, StackEvent } from "../context.ts";
 import type { Buf } from "../packet/buf.ts";
 import { Rng } from "./rng.ts";
 
@@ -25,11 +25,6 @@ export interface SentFrame {
   bytes: Uint8Array;
   /** Virtual time of sending. */
   time: number;
-}
-
-/** Anything whose timers a `FakeBindings` can fire (the Stack, or a toy host). */
-export interface TimerHost {
-  handleTimers(now: number): void;
 }
 
 export interface FakeBindingsOptions {
@@ -117,7 +112,7 @@ export class FakeBindings implements Bindings {
    * Move the clock to `t` (never backwards). With a `host`, every wake-up due by then fires first,
    * in order, each at its own time (`host.handleTimers(wakeAt)`); at most `maxWakeups` of them.
    */
-  advanceTo(t: number, host?: TimerHost, maxWakeups = 1_000_000): number {
+  advanceTo(t: number, host?: Pick<EntryPoints, "handleTimers">, maxWakeups = 1_000_000): number {
     let fired = 0;
     if (host !== undefined) {
       while (this.wakeAt <= t) {
@@ -133,7 +128,7 @@ export class FakeBindings implements Bindings {
   }
 
   /** `advanceTo(now + ms, host)`. */
-  advance(ms: number, host?: TimerHost): number {
+  advance(ms: number, host?: Pick<EntryPoints, "handleTimers">): number {
     return this.advanceTo(this.clock.now + ms, host);
   }
 }

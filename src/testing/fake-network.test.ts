@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { DeviceId } from "../context.ts";
+import type { DeviceId, EntryPoints } from "../context.ts";
 import { Buf } from "../packet/buf.ts";
 import { CoreTimers, Timer } from "../timers.ts";
 import type { FakeBindings } from "./fake-bindings.ts";
-import { FakeNetwork, POISON, type SimHost, type TapRecord } from "./fake-network.ts";
+import { FakeNetwork, POISON, type TapRecord } from "./fake-network.ts";
 
 const BCAST = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
 const mac = (n: number) => [2, 0, 0, 0, 0, n];
@@ -18,7 +18,7 @@ function frame(dst: number[], src: number[], payload: number[]): Uint8Array {
 const seqOf = (b: Uint8Array) => (b[14] << 8) | b[15];
 
 /** Receives frames; answers each one to its sender (MACs swapped) when `echo` is set. */
-class ToyHost implements SimHost {
+class ToyHost implements EntryPoints {
   received: { device: DeviceId; bytes: Uint8Array; time: number; buf: Buf }[] = [];
   constructor(
     readonly b: FakeBindings,
@@ -45,7 +45,7 @@ class ToyHost implements SimHost {
 }
 
 /** Sends `count` frames to `dst`, one every `period` ms from a timer, each with random bytes. */
-class Pinger implements SimHost {
+class Pinger implements EntryPoints {
   readonly timers: CoreTimers<string>;
   readonly timer = new Timer("send");
   sent = 0;

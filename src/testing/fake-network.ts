@@ -2,8 +2,10 @@
  * FakeNetwork: several hosts joined by simulated links, run in virtual time (after netstack3's
  * `FakeNetwork` and smoltcp's `FaultInjector`).
  *
- * Each host is built by the network with its own `FakeBindings` sharing the network's clock; what it
- * sends goes onto the link its device is attached to, where latency, bandwidth, loss, duplication,
+ * A host is anything with the core's entry points (`EntryPoints`, src/context.ts): the Stack, or a
+ * toy host in a test. Each is built by the network with its own `FakeBindings` sharing the
+ * network's clock, and talks to the world only through them; what it sends goes onto the link its
+ * device is attached to, where latency, bandwidth, loss, duplication,
  * corruption and reordering are applied with draws from ONE seeded generator. Deliveries and host
  * wake-ups wait in one queue ordered by (time, sequence), and `step()` runs the earliest. Nothing
  * depends on the host's clock or iteration order of anything unordered, so the same seed and the same
@@ -13,27 +15,12 @@
  * known unicast MAC go to its port only, others are flooded) or, with `learning: false`, a hub.
  * Every frame on a link can be observed through taps (`tap`), e.g. to write a pcap.
  */
-import type { DeviceId } from "../context.ts";
+import type { DeviceId, EntryPoints } from "../context.ts";
 import { macKey } from "../ip/addr.ts";
 import { Buf } from "../packet/buf.ts";
 import { Timer, TimerQueue } from "../timers.ts";
 import { FakeBindings, FakeClock } from "./fake-bindings.ts";
 import { Rng } from "./rng.ts";
-
-/**
- * What the network needs of a host. The Stack implements it; so can a toy host in a test. The host
- * is constructed with the `FakeBindings` the network gives it and talks to the world only through
- * them.
- */
-export interface SimHost {
-  /**
-   * A frame arrived on `device`. The buffer is the host's to keep or reuse, unless it is `borrowed`
-   * (`FakeNetworkOptions.lendFrames`): then its memory is only lent until this call returns.
-   */
-  receiveFrame(device: DeviceId, frame: Buf): void;
-  /** The host's requested wake-up time has come: fire every timer due at `now`. */
-  handleTimers(now: number): void;
-}
 
 /** Impairments and shape of a link. All fields may be changed while the network runs. */
 export interface LinkOptions {
@@ -65,7 +52,7 @@ export interface SegmentOptions extends LinkOptions {
 }
 
 /** A host's device: `[host or host name, device id]`. */
-export type Endpoint = readonly [host: SimHost | string, device: DeviceId];
+export type Endpoint = readonly [host: EntryPoints | string, device: DeviceId];
 
 /** What taps see. `bytes` is shared: read it, copy it, never modify it. */
 export interface TapRecord {
@@ -84,7 +71,7 @@ export interface TapRecord {
 
 export type Tap = (record: TapRecord) => void;
 
-export interface LinkStats {
+export interface SimLinkStats {
   /** Frames put on the link by senders. */
   sent: number;
   /** Copies handed to receivers. */
@@ -101,14 +88,14 @@ export interface LinkStats {
 
 interface HostEntry {
   name: string;
-  host: SimHost;
+  host: EntryPoints;
   bindings: FakeBindings;
   ports: Map<DeviceId, Port>;
   wake: Timer<NetEvent>;
 }
 
 interface Port {
-  link: Link;
+  link: SimLink;
   entry: HostEntry;
   device: DeviceId;
   /** When the sender's queue on this port drains (bandwidth). */
@@ -122,19 +109,19 @@ type NetEvent =
       entry: HostEntry;
       device: DeviceId;
       bytes: Uint8Array;
-      link: Link | null;
+      link: SimLink | null;
       note?: TapRecord["note"];
     };
 
 /** A point-to-point link or a shared segment. */
-export class Link {
+export class SimLink {
   readonly name: string;
   readonly kind: "p2p" | "switch" | "hub";
   /** The impairments; change them at any time. */
   readonly options: LinkOptions;
   /** When false every frame is dropped (a cut cable, a partition). */
   up = true;
-  readonly stats: LinkStats = {
+  readonly stats: SimLinkStats = {
     sent: 0,
     delivered: 0,
     lost: 0,
@@ -152,7 +139,7 @@ export class Link {
   readonly taps: Tap[] = [];
 
   /** @internal Use `FakeNetwork.link` / `segment`. */
-  constructor(name: string, kind: Link["kind"], options: LinkOptions) {
+  constructor(name: string, kind: SimLink["kind"], options: LinkOptions) {
     this.name = name;
     this.kind = kind;
     this.options = options;
@@ -183,7 +170,7 @@ export interface FakeNetworkOptions {
   /** Keep each host's sent frames and events in its bindings (default true). */
   record?: boolean;
   /**
-   * Lend received frames, as a link with `Link.lendFrames(true)` does (default false): each frame is
+   * Lend received frames, as a Node link with `lendFrames(true)` does (src/node/link.ts) (default false): each frame is
    * given to `receiveFrame` as a `borrowed` Buf over one reused slab, and every byte of it is
    * overwritten with 0xEE (`POISON`) as soon as `receiveFrame` returns. A host that keeps a received
    * buffer, or a view of it, without `own(buf)` then sees garbage: the test of the core's copies.
@@ -194,7 +181,7 @@ export interface FakeNetworkOptions {
 /** What lent frame memory holds once the entry point it was lent to has returned. */
 export const POISON = 0xee;
 
-export class FakeNetwork<H extends SimHost = SimHost> {
+export class FakeNetwork<H extends EntryPoints = EntryPoints> {
   readonly clock: FakeClock;
   readonly rng: Rng;
   readonly maxSteps: number;
@@ -211,8 +198,8 @@ export class FakeNetwork<H extends SimHost = SimHost> {
   private slab = new Uint8Array(2048);
   private readonly queue = new TimerQueue<NetEvent>();
   private readonly byName = new Map<string, HostEntry>();
-  private readonly byHost = new Map<SimHost, HostEntry>();
-  private readonly links: Link[] = [];
+  private readonly byHost = new Map<EntryPoints, HostEntry>();
+  private readonly links: SimLink[] = [];
   private readonly globalTaps: Tap[] = [];
 
   constructor(options: FakeNetworkOptions = {}) {
@@ -264,13 +251,13 @@ export class FakeNetwork<H extends SimHost = SimHost> {
   }
 
   /** A host's bindings (its recorded frames and events, its pending wake-up). */
-  bindings(host: SimHost | string): FakeBindings {
+  bindings(host: EntryPoints | string): FakeBindings {
     return this.entry(host).bindings;
   }
 
   /** Join two devices by a point-to-point link. */
-  link(a: Endpoint, b: Endpoint, options: LinkOptions = {}): Link {
-    const link = new Link(options.name ?? `link${this.links.length}`, "p2p", options);
+  link(a: Endpoint, b: Endpoint, options: LinkOptions = {}): SimLink {
+    const link = new SimLink(options.name ?? `link${this.links.length}`, "p2p", options);
     this.links.push(link);
     this.attach(link, a);
     this.attach(link, b);
@@ -278,16 +265,16 @@ export class FakeNetwork<H extends SimHost = SimHost> {
   }
 
   /** A shared segment (learning switch, or hub with `learning: false`); `attach` devices to it. */
-  segment(options: SegmentOptions = {}, ...endpoints: Endpoint[]): Link {
+  segment(options: SegmentOptions = {}, ...endpoints: Endpoint[]): SimLink {
     const kind = options.learning === false ? "hub" : "switch";
-    const link = new Link(options.name ?? `link${this.links.length}`, kind, options);
+    const link = new SimLink(options.name ?? `link${this.links.length}`, kind, options);
     this.links.push(link);
     for (const ep of endpoints) this.attach(link, ep);
     return link;
   }
 
   /** Attach a device to a link. A device is on at most one link; a p2p link has two ends. */
-  attach(link: Link, [host, device]: Endpoint): void {
+  attach(link: SimLink, [host, device]: Endpoint): void {
     const entry = this.entry(host);
     if (entry.ports.has(device)) throw new Error(`FakeNetwork: ${entry.name} device ${device} is already attached`);
     if (link.kind === "p2p" && link.ports.length >= 2) throw new Error(`FakeNetwork: ${link.name} has two ends`);
@@ -342,7 +329,7 @@ export class FakeNetwork<H extends SimHost = SimHost> {
   }
 
   /** Lend `bytes` to `host` in the reused slab, then poison what was lent (`lendFrames`). */
-  private receiveLent(host: SimHost, device: DeviceId, bytes: Uint8Array): void {
+  private receiveLent(host: EntryPoints, device: DeviceId, bytes: Uint8Array): void {
     if (this.slab.length < bytes.length) this.slab = new Uint8Array(bytes.length);
     const frame = this.slab.subarray(0, bytes.length);
     frame.set(bytes);
@@ -395,7 +382,7 @@ export class FakeNetwork<H extends SimHost = SimHost> {
     this.runUntil(this.clock.now + ms);
   }
 
-  private entry(host: SimHost | string): HostEntry {
+  private entry(host: EntryPoints | string): HostEntry {
     const e = typeof host === "string" ? this.byName.get(host) : this.byHost.get(host);
     if (e === undefined) throw new Error(`FakeNetwork: unknown host ${typeof host === "string" ? host : "object"}`);
     return e;
@@ -405,7 +392,7 @@ export class FakeNetwork<H extends SimHost = SimHost> {
     this.queue.schedule(new Timer(ev), at);
   }
 
-  private emit(link: Link, rec: TapRecord): void {
+  private emit(link: SimLink, rec: TapRecord): void {
     for (const fn of link.taps) fn(rec);
     for (const fn of this.globalTaps) fn(rec);
   }

@@ -1,7 +1,7 @@
 /**
  * IGMP: RFC 2236 (IGMPv2: membership query, version 2 report, leave group), RFC 1112 appendix I
  * (the version 1 report), RFC 3376 4.1 (the longer IGMPv3 query, which an IGMPv2 host answers as a
- * version 2 query, RFC 3376 7.2.1).
+ * version 2 query, RFC 3376 7.2.1) and 4.2 (the IGMPv3 membership report of group records).
  *
  * An IGMP message is the whole IPv4 payload; the checksum covers the whole message (RFC 2236 2.3)
  * with no pseudo-header. Every message is at least 8 bytes (type, max response time, checksum,
@@ -37,6 +37,8 @@ const OFF_V3_NSRC = 10;
 const OFF_V3_SOURCES = 12;
 
 const E_SHORT: ParseError = parseError("igmp", "too-short");
+const E_TYPE: ParseError = parseError("igmp", "bad-type");
+const E_RECORD: ParseError = parseError("igmp", "bad-record");
 const E_CHECKSUM: ParseError = parseError("igmp", "bad-checksum");
 const E_LENGTH: ParseError = parseError("igmp", "bad-length");
 
@@ -245,6 +247,8 @@ export function describe(v: IgmpView): string {
       return `igmp v2 report ${g}`;
     case IgmpType.LeaveGroup:
       return `igmp leave ${g}`;
+    case IgmpType.V3MembershipReport:
+      return `igmp v3 report records=${(v.bytes[v.off + 6] << 8) | v.bytes[v.off + 7]}`;
     default:
       return `igmp type=0x${v.type.toString(16)} ${g}`;
   }
@@ -254,3 +258,139 @@ export function describe(v: IgmpView): string {
 export const IGMP_TTL = 1;
 /** The 4-byte IPv4 Router Alert option (RFC 2113 2.1: type 148, length 4, value 0). */
 export const ROUTER_ALERT_V4 = new Uint8Array([0x94, 0x04, 0x00, 0x00]);
+
+/** RFC 3376 4.2: the report header (type, reserved, checksum, reserved, number of records). */
+export const IGMPV3_REPORT_HEADER_LEN = 8;
+/** RFC 3376 4.2.4: a group record's header (type, aux data len, number of sources, group). */
+export const IGMPV3_RECORD_HEADER_LEN = 8;
+/** RFC 3376 4.2.14: IGMPv3 reports go to 224.0.0.22 (all IGMPv3-capable multicast routers). */
+export const ALL_IGMPV3_ROUTERS = 0xe0000016 as Ipv4Addr;
+
+const OFF_V3_NRECORDS = 6;
+
+/**
+ * RFC 3376 4.2.12: group record types; the same values as MLDv2's (RFC 3810 5.2.12), so a
+ * version-generic listener writes both with one set.
+ */
+export const Igmpv3RecordType = {
+  ModeIsInclude: 1,
+  ModeIsExclude: 2,
+  ChangeToInclude: 3,
+  ChangeToExclude: 4,
+  AllowNewSources: 5,
+  BlockOldSources: 6,
+} as const;
+
+/** One group record to write. */
+export interface Igmpv3Record {
+  type: number;
+  group: Ipv4Addr;
+  sources?: Ipv4Addr[];
+  /** Auxiliary data, a multiple of 4 bytes (RFC 3376 4.2.10: none is defined; receivers skip it). */
+  auxData?: Uint8Array;
+}
+
+function v3RecordBytes(r: Igmpv3Record): number {
+  return IGMPV3_RECORD_HEADER_LEN + 4 * (r.sources?.length ?? 0) + ((r.auxData?.length ?? 0) & ~3);
+}
+
+/** An IGMPv3 Membership Report (RFC 3376 4.2); serialize around an empty body. */
+export class Igmpv3ReportBuilder implements PacketBuilder {
+  readonly footerLen = 0;
+  readonly minBodyLen = 0;
+  readonly maxBodyLen = 0;
+  constructor(public records: Igmpv3Record[]) {}
+  get headerLen(): number {
+    let n = IGMPV3_REPORT_HEADER_LEN;
+    for (let i = 0; i < this.records.length; i++) n += v3RecordBytes(this.records[i]);
+    return n;
+  }
+  serialize(b: Uint8Array, off: number, bodyLen: number): void {
+    const rs = this.records;
+    b[off + OFF_TYPE] = IgmpType.V3MembershipReport;
+    // RFC 3376 4.2.1 / 4.2.3: the reserved fields are zero.
+    b[off + 1] = 0;
+    b[off + OFF_CHECKSUM] = 0;
+    b[off + OFF_CHECKSUM + 1] = 0;
+    b[off + 4] = 0;
+    b[off + 5] = 0;
+    b[off + OFF_V3_NRECORDS] = rs.length >> 8;
+    b[off + OFF_V3_NRECORDS + 1] = rs.length & 0xff;
+    let p = off + IGMPV3_REPORT_HEADER_LEN;
+    for (let i = 0; i < rs.length; i++) {
+      const r = rs[i];
+      const sources = r.sources ?? [];
+      const aux = r.auxData ?? EMPTY;
+      const auxWords = aux.length >> 2;
+      b[p] = r.type;
+      b[p + 1] = auxWords;
+      b[p + 2] = sources.length >> 8;
+      b[p + 3] = sources.length & 0xff;
+      v4Put(b, p + 4, r.group);
+      p += IGMPV3_RECORD_HEADER_LEN;
+      for (let k = 0; k < sources.length; k++, p += 4) v4Put(b, p, sources[k]);
+      b.set(aux.subarray(0, auxWords * 4), p);
+      p += auxWords * 4;
+    }
+    const c = checksum(b, off, p - off + bodyLen);
+    b[off + OFF_CHECKSUM] = c >> 8;
+    b[off + OFF_CHECKSUM + 1] = c & 0xff;
+  }
+}
+
+function v3RecordLen(b: Uint8Array, o: number): number {
+  return IGMPV3_RECORD_HEADER_LEN + 4 * ((b[o + 2] << 8) | b[o + 3]) + 4 * b[o + 1];
+}
+
+/** A checksum-verified IGMPv3 Membership Report (RFC 3376 4.2) whose records all fit. */
+export class Igmpv3ReportView {
+  bytes: Uint8Array = EMPTY;
+  off = 0;
+  len = 0;
+
+  static parse(bytes: Uint8Array, off: number, len: number): Igmpv3ReportView | ParseError {
+    const v = new Igmpv3ReportView();
+    return v.parseFrom(bytes, off, len) ?? v;
+  }
+
+  parseFrom(bytes: Uint8Array, off: number, len: number): ParseError | null {
+    if (off < 0 || len < IGMPV3_REPORT_HEADER_LEN || off + len > bytes.length) return E_SHORT;
+    if (bytes[off] !== IgmpType.V3MembershipReport) return E_TYPE;
+    if (!verify(bytes, off, len)) return E_CHECKSUM;
+    const n = (bytes[off + OFF_V3_NRECORDS] << 8) | bytes[off + OFF_V3_NRECORDS + 1];
+    const end = off + len;
+    let p = off + IGMPV3_REPORT_HEADER_LEN;
+    for (let i = 0; i < n; i++) {
+      if (p + IGMPV3_RECORD_HEADER_LEN > end) return E_RECORD;
+      p += v3RecordLen(bytes, p);
+      if (p > end) return E_RECORD;
+    }
+    this.bytes = bytes;
+    this.off = off;
+    this.len = len;
+    return null;
+  }
+
+  get numRecords(): number {
+    return (this.bytes[this.off + OFF_V3_NRECORDS] << 8) | this.bytes[this.off + OFF_V3_NRECORDS + 1];
+  }
+
+  /** The records, decoded (for tests, logs and tools; not a hot path). */
+  records(): Igmpv3Record[] {
+    const out: Igmpv3Record[] = [];
+    const b = this.bytes;
+    let p = this.off + IGMPV3_REPORT_HEADER_LEN;
+    for (let i = 0; i < this.numRecords; i++) {
+      const n = (b[p + 2] << 8) | b[p + 3];
+      const sources: Ipv4Addr[] = [];
+      for (let k = 0; k < n; k++) sources.push(v4At(b, p + IGMPV3_RECORD_HEADER_LEN + 4 * k));
+      const auxLen = 4 * b[p + 1];
+      const auxOff = p + IGMPV3_RECORD_HEADER_LEN + 4 * n;
+      const r: Igmpv3Record = { type: b[p], group: v4At(b, p + 4), sources };
+      if (auxLen > 0) r.auxData = b.slice(auxOff, auxOff + auxLen);
+      out.push(r);
+      p += v3RecordLen(b, p);
+    }
+    return out;
+  }
+}

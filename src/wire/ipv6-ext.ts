@@ -178,6 +178,24 @@ export function walkOptions(
 }
 
 /**
+ * What every node does before it knows whether a packet is its own (RFC 8200 4: extension headers
+ * other than Hop-by-Hop are examined only by the node the destination address names): when the
+ * fixed header's Next Header is 0, check that the Hop-by-Hop header fits and walk its options
+ * (RFC 8200 4.3, with the action bits of unrecognized options applied, as Linux's ip6_rcv_core
+ * does on the way). `out` is reset; only `routerAlert` is learned here. `walkExtChain` walks the
+ * whole chain (the Hop-by-Hop header again) once the packet is known to be ours.
+ */
+export function walkHopByHop(b: Uint8Array, ipOff: number, end: number, out: Ipv6ExtChainOut): Ipv6ParseError | null {
+  resetExtChain(out);
+  if (b[ipOff + NEXT_HEADER_FIELD] !== IpProto.HopByHop) return null;
+  const pos = ipOff + FIXED_LEN;
+  if (pos + 2 > end) return E_EXT_SHORT;
+  const hlen = (b[pos + 1] + 1) * 8;
+  if (pos + hlen > end) return E_EXT_SHORT;
+  return walkOptions(b, pos + 2, pos + hlen, ipOff, true, out);
+}
+
+/**
  * Walk the extension header chain of the IPv6 packet at `b[ipOff]` whose payload ends at `end`.
  * Hop-by-hop, routing, fragment and destination options headers are followed; anything else ends
  * the chain and becomes `proto` (an unknown value is the upper layer's to reject with parameter

@@ -19,6 +19,7 @@ import {
   type Ipv6FragFields,
   Ipv6ParseError,
   walkExtChain,
+  walkHopByHop,
   writeExtHeader,
   writeFragHeader,
 } from "./ipv6-ext.ts";
@@ -77,8 +78,45 @@ export class Ipv6View implements Ipv6ExtChainOut {
     return v.parseFrom(bytes, off, len, maxExt) ?? v;
   }
 
-  /** Re-point this view at a new packet (no allocation on success). */
+  /** Re-point this view at a new packet (no allocation on success): the fixed header and the whole chain. */
   parseFrom(bytes: Uint8Array, off: number, len: number, maxExt = IPV6_MAX_EXT_HEADERS): Ipv6ParseError | null {
+    const e = this.fixedHeader(bytes, off, len);
+    if (e !== null) return e;
+    return walkExtChain(bytes, off, off + this.len, this, maxExt);
+  }
+
+  /**
+   * Re-point this view at a new packet and make only the checks every node makes before it knows
+   * whether the packet is its own (RFC 8200 4): the fixed header, and a Hop-by-Hop header that
+   * comes first. A router forwards what passes; the destination then calls `parseChain`. Until
+   * then the chain fields (`proto`, `upperOff`, the fragment fields) are those of "no extension
+   * headers" and must not be read.
+   */
+  parseHeader(bytes: Uint8Array, off: number, len: number): Ipv6ParseError | null {
+    const e = this.fixedHeader(bytes, off, len);
+    if (e !== null) return e;
+    return walkHopByHop(bytes, off, off + this.len, this);
+  }
+
+  /**
+   * After `parseHeader`, at the node the destination names: walk the extension-header chain with
+   * the destination's rules (RFC 8200 4.2 unrecognized options, 4.4 Segments Left, 4.5 fragment
+   * checks). Same result as `parseFrom`.
+   */
+  parseChain(maxExt = IPV6_MAX_EXT_HEADERS): Ipv6ParseError | null {
+    return walkExtChain(this.bytes, this.off, this.off + this.len, this, maxExt);
+  }
+
+  /**
+   * After `parseHeader`, for a packet in transit: walk the chain with the structural checks only
+   * (no destination rules), to find the upper layer and the fragment header an ICMP error about
+   * the packet must know of (RFC 4443 2.4). On an error the fields hold what was walked so far.
+   */
+  parseChainInTransit(maxExt = IPV6_MAX_EXT_HEADERS): Ipv6ParseError | null {
+    return walkExtChain(this.bytes, this.off, this.off + this.len, this, maxExt, false);
+  }
+
+  private fixedHeader(bytes: Uint8Array, off: number, len: number): Ipv6ParseError | null {
     if (off < 0 || len < IPV6_HEADER_LEN || off + len > bytes.length) return E_SHORT;
     if (bytes[off + OFF_VTF] >> 4 !== 6) return E_VERSION;
     const plen = (bytes[off + OFF_PAYLOAD_LEN] << 8) | bytes[off + OFF_PAYLOAD_LEN + 1];
@@ -88,7 +126,7 @@ export class Ipv6View implements Ipv6ExtChainOut {
     this.bytes = bytes;
     this.off = off;
     this.len = IPV6_HEADER_LEN + plen;
-    return walkExtChain(bytes, off, off + this.len, this, maxExt);
+    return null;
   }
 
   get version(): number {

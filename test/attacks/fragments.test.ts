@@ -175,3 +175,91 @@ test("floods of incomplete datagrams: memory and datagram count bounded, old one
   legit(L, Ipv4);
   legit(L, Ipv6);
 });
+
+// Issue 12, item 2: reassemblies from one peer are independent of each other up to the configured
+// bounds. The fragments of each echo request are interleaved with those of the others and with
+// datagrams that never complete.
+for (const version of [4, 6] as const) {
+  const frag = (id: number, offset: number, more: boolean, data: Uint8Array) =>
+    version === 4 ? frag4(id, offset, more, data) : frag6(id, offset, more, data);
+  const echo = (seq: number, data: Uint8Array) => (version === 4 ? echo4(seq, data) : echo6(C6, V6, seq, data));
+  const reasm = `ipv${version}.reassembly`;
+
+  test(`IPv${version}: a held incomplete datagram does not block the peer's other datagrams`, () => {
+    const L = lab();
+    const { v } = L;
+    // The issue's case: the first 800-byte fragment of an echo request is held (the rest never
+    // comes); an echo request in eight 8-byte fragments with another identification is answered.
+    L.inject(frag(100, 0, true, echo(1, pattern(1400)).subarray(0, 800)));
+    L.run();
+    const e = echo(2, pattern(56));
+    for (let o = 0; o < e.length; o += 8) L.inject(frag(101, o, o + 8 < e.length, e.subarray(o, o + 8)));
+    L.run();
+    assert.equal(echoReplies(L, version), 1);
+    // Sparse fragments: 200 datagrams that each hold 8 bytes near the end of a 64 KiB datagram
+    // (1600 bytes of data, far below the 4 MiB bound); then three 20000-byte echo requests in
+    // 1000-byte fragments, interleaved.
+    L.clear();
+    for (let i = 0; i < 200; i++) L.inject(frag(1000 + i, 65000, true, pattern(8)));
+    const echoes = [echo(3, pattern(20000)), echo(4, pattern(20000)), echo(5, pattern(20000))];
+    for (let o = 0; o < echoes[0].length; o += 1000) {
+      for (let k = 0; k < echoes.length; k++) {
+        const x = echoes[k];
+        L.inject(frag(200 + k, o, o + 1000 < x.length, x.subarray(o, o + 1000)));
+      }
+    }
+    L.run();
+    assert.equal(echoReplies(L, version), 3, "every echo request is answered");
+    assert.equal(v.counters.get(`${reasm}.memory`), 0);
+    const u = v.usage();
+    assert.equal(u.reassemblyDatagrams, 201, "the incomplete ones are held");
+    assert.ok(u.reassemblyBytes < 64 * 1024, `held bytes follow the data: ${u.reassemblyBytes}`);
+    L.run(61_000);
+    assert.equal(v.usage().reassemblyBytes, 0);
+    assertBounded(v);
+  });
+
+  test(`IPv${version}: up to the bounds, then counted drops; a datagram that reuses a held identification overlaps it`, () => {
+    const limits = { reassemblyDatagrams: 8, reassemblyBytes: 64 * 1024 };
+    const L = lab({ limits });
+    const { v } = L;
+    // Seven held datagrams: the eighth (an echo request in two fragments) still completes.
+    for (let i = 0; i < 7; i++) L.inject(frag(300 + i, 0, true, pattern(1000)));
+    const e = echo(6, pattern(600));
+    L.inject(frag(400, 0, true, e.subarray(0, 304)));
+    L.inject(frag(400, 304, false, e.subarray(304)));
+    L.run();
+    assert.equal(echoReplies(L, version), 1);
+    // Eight held: a ninth datagram is over the count bound.
+    L.inject(frag(307, 0, true, pattern(1000)));
+    L.inject(frag(401, 0, true, e.subarray(0, 304)));
+    L.inject(frag(401, 304, false, e.subarray(304)));
+    L.run();
+    assert.equal(echoReplies(L, version), 1);
+    assert.equal(v.counters.get(`${reasm}.too-many-datagrams`), 2);
+    // The byte bound: datagrams holding most of it leave no room for a large new one.
+    L.run(61_000);
+    L.clear();
+    for (let i = 0; i < 7; i++) L.inject(frag(500 + i, 0, true, pattern(8800)));
+    const big = echo(7, pattern(4000));
+    L.inject(frag(600, 0, true, big.subarray(0, 2000)));
+    L.inject(frag(600, 2000, false, big.subarray(2000)));
+    L.run();
+    assert.equal(echoReplies(L, version), 0);
+    assert.ok(v.counters.get(`${reasm}.memory`) >= 1);
+    assertBounded(v, limits);
+    // RFC 791 / RFC 8200 4.5: the identification names the datagram. A datagram that reuses a held
+    // one's (scapy sends every packet with IPv4 ID 1 unless told otherwise) is the same datagram
+    // to us, as to Linux: its first fragment overlaps the held first fragment and both are dropped.
+    L.run(61_000);
+    L.clear();
+    L.inject(frag(700, 0, true, echo(8, pattern(1400)).subarray(0, 800)));
+    const same = echo(9, pattern(56));
+    for (let o = 0; o < same.length; o += 8) L.inject(frag(700, o, o + 8 < same.length, same.subarray(o, o + 8)));
+    L.run();
+    assert.equal(echoReplies(L, version), 0);
+    assert.ok(v.counters.get(`${reasm}.overlap`) >= 1);
+    if (version === 4) legit(L, Ipv4);
+    else legit(L, Ipv6);
+  });
+}

@@ -7,14 +7,14 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
-import type { DeviceId, IpAddr } from "../../src/context.ts";
+import type { DeviceId, EntryPoints, IpAddr } from "../../src/context.ts";
 import { type Ipv4Addr, type Ipv6Addr, type MacAddr, parseMac } from "../../src/ip/addr.ts";
 import { type IpVersion, Ipv4, Ipv6 } from "../../src/ip/version.ts";
 import { Buf } from "../../src/packet/buf.ts";
 import { BytesBody, type PacketBuilder, TooBig } from "../../src/packet/serialize.ts";
 import type { Stack } from "../../src/stack.ts";
 import type { FakeBindings } from "../../src/testing/fake-bindings.ts";
-import { FakeNetwork, type LinkOptions, POISON, type SimHost } from "../../src/testing/fake-network.ts";
+import { FakeNetwork, type LinkOptions, POISON } from "../../src/testing/fake-network.ts";
 import { ArpBuilder, ArpOp, ArpView } from "../../src/wire/arp.ts";
 import { decodeRecord } from "../../src/wire/decode.ts";
 import { EthernetBuilder, EthernetView } from "../../src/wire/ethernet.ts";
@@ -126,7 +126,7 @@ function echoRequest6(src: MacAddr, dst: MacAddr, from: Ipv6Addr, to: Ipv6Addr, 
  * A host that is no stack: it records what it receives and answers ARP requests and neighbour
  * solicitations for its addresses, ignoring the first `ignore` of each (so a resolution can fail).
  */
-class Ghost implements SimHost {
+class Ghost implements EntryPoints {
   readonly received: Uint8Array[] = [];
   /** ARP requests and neighbour solicitations seen for our addresses. */
   arps = 0;

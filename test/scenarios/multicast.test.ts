@@ -9,7 +9,7 @@ import type { Stack } from "../../src/stack.ts";
 import { FakeNetwork, type TapRecord } from "../../src/testing/fake-network.ts";
 import { EthernetBuilder, EthernetView } from "../../src/wire/ethernet.ts";
 import { Icmpv6View } from "../../src/wire/icmpv6.ts";
-import { IgmpBuilder, IgmpView, ROUTER_ALERT_V4 } from "../../src/wire/igmp.ts";
+import { IgmpBuilder, IgmpView, Igmpv3ReportView, ROUTER_ALERT_V4 } from "../../src/wire/igmp.ts";
 import { IpProto } from "../../src/wire/ipproto.ts";
 import { Ipv4Builder, Ipv4View } from "../../src/wire/ipv4.ts";
 import { Ipv6Builder, Ipv6View } from "../../src/wire/ipv6.ts";
@@ -317,5 +317,62 @@ testBothModes(
     net.runUntilIdle(net.now + 5000);
     assert.equal(mldOf(tx).length, 0);
     assert.ok(a.stack.groups6(1).includes("ff02::1:ff00:a"));
+  },
+);
+
+testBothModes(
+  "IGMPv3 (hostconf.igmpVersion 3): reports of group records to 224.0.0.22; IGMPv2 queriers are heard",
+  () => {
+    const net = new FakeNetwork<Stack>({ seed: 12, lendFrames: mode.lend });
+    const a = addHost(net, "a", { macs: [MAC_A], addrs: [["10.0.0.1/24"]], options: { hostconf: { igmpVersion: 3 } } });
+    addHost(net, "q", { macs: [MAC_Q], addrs: [["10.0.0.2/24"]] });
+    net.link(["a", 1], ["q", 1], { latency: 1 });
+    settle(net);
+    const tx: TapRecord[] = [];
+    net.tap((r) => {
+      if (r.dir === "tx" && r.host === "a") tx.push(r);
+    });
+    const s = a.stack.udp.open(Ipv4) as number;
+    const t0 = net.now;
+    assert.equal(a.stack.udp.joinGroup(s, parseV4("239.1.2.3")!), null);
+    net.runUntilIdle(net.now + 5000);
+    const joins = igmpOf(tx);
+    assert.equal(joins.length, 2, "RFC 3376 5.1: Robustness Variable state-change reports");
+    assert.equal(joins[0].time, t0);
+    assert.ok(joins[1].time < t0 + 1000, "the repeat within the IGMPv3 Unsolicited Report Interval (1 s)");
+    const j = joins[0];
+    const id0 = toHex(j.bytes.subarray(18, 20));
+    const ck0 = toHex(j.bytes.subarray(24, 26));
+    // RFC 3376 4.2: to 224.0.0.22 (its MAC, RFC 1112 6.4), TTL 1, Router Alert; CHANGE_TO_EXCLUDE {};
+    // padded to 60 bytes.
+    // biome-ignore format: packet bytes
+    const want = hex(
+    "01005e000016 02000000000a 0800" +
+    `4600 0028 ${id0} 0000 01 02 ${ck0} 0a000001 e0000016 94040000` +
+    "22 00 e8f9 0000 0001" +
+    "04 00 0000 ef010203" +
+    "000000000000",
+  );
+    assert.equal(toHex(j.bytes), toHex(want));
+    const report = Igmpv3ReportView.parse(j.bytes, j.ip.payloadOff, j.ip.payloadLen);
+    assert.ok(report instanceof Igmpv3ReportView, "a valid IGMPv3 report (checksum included)");
+
+    // An IGMPv2 general query: the host answers in IGMPv2 (RFC 3376 7.2.1) and leaves with Leave Group.
+    tx.length = 0;
+    const query = new Ipv4Builder(parseV4("10.0.0.2")!, parseV4("224.0.0.1")!, IpProto.Igmp, 1);
+    query.options = ROUTER_ALERT_V4;
+    net.inject(["a", 1], frame("01:00:5e:00:00:01", 0x0800, new IgmpBuilder(0x11, 100, Ipv4.unspecified), query));
+    net.runUntilIdle(net.now + 20_000);
+    const answers = igmpOf(tx);
+    assert.deepEqual(
+      answers.map((x) => [x.igmp.type, Ipv4.format(x.ip.dst)]),
+      [[0x16, "239.1.2.3"]],
+    );
+    tx.length = 0;
+    assert.equal(a.stack.udp.leaveGroup(s, parseV4("239.1.2.3")!), null);
+    assert.deepEqual(
+      igmpOf(tx).map((x) => [x.igmp.type, Ipv4.format(x.ip.dst)]),
+      [[0x17, "224.0.0.2"]],
+    );
   },
 );
