@@ -16,6 +16,10 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { GUEST_CMDLINE, GuestConsole, type RunResult } from "../../scripts/guest/v86/console.ts";
+import type { Link } from "../../src/node/link.ts";
+
+export { GUEST_CMDLINE, type RunResult };
 
 export const root = new URL("../..", import.meta.url).pathname;
 export const buildScript = join(root, "scripts", "guest", "v86", "build.mjs");
@@ -42,8 +46,13 @@ export interface GuestOptions {
    * five times faster to boot under emulation; "bzimage": Debian's vmlinuz as shipped.
    */
   kernel?: "flat" | "bzimage";
-  /** ws:// URL of a relay (v86's `relay_url`). Mutually exclusive with `onFrame`. */
+  /** ws:// URL of a relay (v86's `relay_url`). Exclusive with `onFrame` and `link`. */
   relayUrl?: string;
+  /**
+   * In-process NIC on a `Link` (e.g. one end of `memoryLinkPair()`): what the guest sends goes to
+   * `link.send`, the link's received frames go into the NIC, each batch in one go, as they come.
+   */
+  link?: Link;
   /** In-process NIC: called with each frame the guest sends (a copy, the callee's to keep). */
   onFrame?: (frame: Uint8Array) => void;
   /** Guest memory in MiB (default 128: v86 loads the initrd at 64 MiB, so no less). */
@@ -58,40 +67,16 @@ export interface GuestOptions {
    * of its code once, and compiling it to wasm costs more than interpreting it.
    */
   jit?: boolean;
+  /**
+   * ne2k only: called for each frame the card takes off the wire for itself (unicast to its MAC,
+   * or broadcast) with whether its receive ring had room (false: v86 dropped it, telling no one).
+   */
+  onNe2kReceive?: (frame: Uint8Array, stored: boolean) => void;
   /** More options for v86's constructor (e.g. `{ disable_jit: true }`), applied last. */
   v86Options?: Record<string, unknown>;
   /** Every byte the guest writes on its serial port, for debugging. */
   onSerial?: (text: string) => void;
 }
-
-/** The result of one command. */
-export interface RunResult {
-  /** Exit status of `sh -c CMD` in the guest. */
-  status: number;
-  /** Its stdout and stderr, interleaved as written ("\r" removed). */
-  output: string;
-}
-
-/** Kernel command line: the serial console, and boot-time work the tests do not need skipped. */
-const CMDLINE = [
-  "console=ttyS0",
-  "quiet",
-  "loglevel=3",
-  // The crypto self-tests take a third of the boot under emulation.
-  "cryptomgr.notests",
-  // No ISA PnP / PnP BIOS probing (v86 has neither; probing them costs seconds).
-  "noisapnp",
-  "pnpbios=off",
-  "mitigations=off",
-  "lsm=capability",
-  "init_on_alloc=0",
-  "audit=0",
-  "nowatchdog",
-  "tsc=reliable",
-  // Tracing's tracefs files (thousands of event directories) and the built-in X.509 certificates
-  // (for module signatures: build.mjs strips those) cost about a seventh of what is left.
-  "initcall_blacklist=init_kprobe_trace,event_trace_init,tracer_init_tracefs,init_blk_tracer,load_system_certificate_list",
-].join(" ");
 
 let built: string | false | undefined;
 
@@ -124,7 +109,7 @@ export function guestSkipReason(dir = defaultGuestDir): string | false {
 }
 
 /** Where the v86 package's module and wasm are. */
-function v86Paths(): { module: string; wasm: string } {
+export function v86Paths(): { module: string; wasm: string } {
   const main = createRequire(import.meta.url).resolve("v86");
   const wasm = join(dirname(main), "v86.wasm");
   if (!existsSync(wasm)) throw new Error(`${wasm} is missing`);
@@ -149,6 +134,14 @@ interface Emulator {
   bus: { send(name: string, value: unknown): void };
 }
 
+/** The fields of v86's ne2k the drop count reads. */
+interface Ne2kCard {
+  receive(frame: Uint8Array): void;
+  curpg: number;
+  cr: number;
+  mac: Uint8Array;
+}
+
 /** A booted guest. */
 export class V86Guest {
   /** Wall-clock milliseconds from creating the emulator to the guest's READY line. */
@@ -165,32 +158,29 @@ export class V86Guest {
   framesToGuest = 0;
   /** Frames the emulated NIC accepted off the wire (v86's eth-receive-end), before any ring drop. */
   nicReceived = 0;
+  /** ne2k: frames for the card it stored in its receive ring, and those dropped as the ring was full. */
+  ne2kStored = 0;
+  ne2kRingDrops = 0;
 
-  private line = "";
-  private nextId = 1;
-  private pending: {
-    id: number;
-    begun: boolean;
-    out: string[];
-    resolve: (r: RunResult) => void;
-    reject: (e: Error) => void;
-    timer: NodeJS.Timeout;
-  } | null = null;
-  private queue: (() => void)[] = [];
-  private readyResolve: ((line: string) => void) | null = null;
+  private readonly console: GuestConsole;
   private closed = false;
+  private detach: (() => void) | null = null;
 
   private constructor(
     private readonly emulator: Emulator,
     private readonly onSerial?: (text: string) => void,
-  ) {}
+  ) {
+    this.console = new GuestConsole((text) => emulator.serial0_send(text));
+  }
 
   /** Boot the guest; resolves once init.sh takes commands. */
   static async boot(options: GuestOptions = {}): Promise<V86Guest> {
     const dir = options.dir ?? defaultGuestDir;
     const m = readManifest(dir);
     const paths = v86Paths();
-    if (options.relayUrl && options.onFrame) throw new Error("relayUrl and onFrame are exclusive");
+    if ([options.relayUrl, options.onFrame, options.link].filter(Boolean).length > 1) {
+      throw new Error("relayUrl, onFrame and link are exclusive");
+    }
     if (options.relayUrl && typeof (globalThis as { WebSocket?: unknown }).WebSocket === "undefined") {
       const ws = await import("ws");
       (globalThis as { WebSocket?: unknown }).WebSocket = ws.WebSocket;
@@ -208,7 +198,7 @@ export class V86Guest {
       vga_bios: image(join(dir, m.files.vgaBios)),
       bzimage: image(join(dir, options.kernel === "bzimage" ? m.files.bzimage : m.files.flatKernel)),
       initrd: image(join(dir, m.files.initrd)),
-      cmdline: options.cmdline ? `${CMDLINE} ${options.cmdline}` : CMDLINE,
+      cmdline: options.cmdline ? `${GUEST_CMDLINE} ${options.cmdline}` : GUEST_CMDLINE,
       net_device: net,
       autostart: true,
       disable_keyboard: true,
@@ -218,19 +208,40 @@ export class V86Guest {
       ...options.v86Options,
     });
     const guest = new V86Guest(emulator, options.onSerial);
-    emulator.add_listener("serial0-output-byte", (b: number) => guest.serialByte(b));
+    emulator.add_listener("serial0-output-byte", (b: number) => {
+      guest.onSerial?.(String.fromCharCode(b));
+      guest.console.byte(b);
+    });
     emulator.add_listener("net0-mac", (mac: string) => {
       guest.mac = mac;
     });
     emulator.add_listener("eth-receive-end", () => {
       guest.nicReceived++;
     });
-    const onFrame = options.onFrame;
+    let loadError: Error | null = null;
+    if ((options.nic ?? "ne2k") === "ne2k") {
+      // The devices exist once v86 has loaded its images (long before the guest's driver is up).
+      emulator.add_listener("emulator-loaded", () => {
+        try {
+          guest.watchNe2k(options.onNe2kReceive);
+        } catch (e) {
+          loadError = e as Error;
+        }
+      });
+    }
+    const link = options.link;
+    const onFrame = link ? (f: Uint8Array) => link.send(f) : options.onFrame;
+    if (link) {
+      guest.detach = () => link.onFrames(null);
+      link.onFrames((frames) => {
+        for (const f of frames) guest.deliver(f);
+      });
+    }
     if (onFrame) {
       emulator.add_listener("net0-send", (frame: Uint8Array) => {
         guest.framesFromGuest++;
         // v86 hands out a view into the NIC's memory: copy before it is reused.
-        onFrame(frame.slice());
+        onFrame(link ? frame : frame.slice());
       });
     } else {
       emulator.add_listener("net0-send", () => {
@@ -241,16 +252,14 @@ export class V86Guest {
     let timer: NodeJS.Timeout | undefined;
     try {
       const ready = await Promise.race([
-        new Promise<string>((resolve) => {
-          guest.readyResolve = resolve;
-        }),
+        guest.console.ready,
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error(`the v86 guest did not boot in ${timeoutMs} ms`)), timeoutMs);
         }),
       ]);
-      const words = ready.trim().split(/\s+/);
-      guest.release = words[1] ?? "";
-      guest.interfaces = words.slice(2);
+      if (loadError) throw loadError;
+      guest.release = ready.release;
+      guest.interfaces = ready.interfaces;
     } catch (e) {
       await guest.close();
       throw e;
@@ -261,6 +270,35 @@ export class V86Guest {
     const cpu = process.cpuUsage(cpu0);
     guest.bootCpuMs = (cpu.user + cpu.system) / 1000;
     return guest;
+  }
+
+  /**
+   * Count the ne2k's ring drops: v86 (0.5.462, src/ne2k.js `receive`) advances the ring's current
+   * page for every frame it stores and returns without a word when the ring is full. This wraps
+   * that method of the emulated card (v86's internals, hence the pinned version).
+   */
+  private watchNe2k(report?: (frame: Uint8Array, stored: boolean) => void): void {
+    const card = (this.emulator as unknown as { v86?: { cpu?: { devices?: { net?: Ne2kCard } } } }).v86?.cpu?.devices
+      ?.net;
+    if (!card || typeof card.receive !== "function") throw new Error("v86's ne2k card is not where it was");
+    const receive = card.receive.bind(card);
+    card.receive = (frame: Uint8Array) => {
+      const before = card.curpg;
+      const running = (card.cr & 1) === 0;
+      receive(frame);
+      if (!running || !card.mac) return;
+      let forUs = true;
+      let broadcast = true;
+      for (let i = 0; i < 6; i++) {
+        if (frame[i] !== card.mac[i]) forUs = false;
+        if (frame[i] !== 0xff) broadcast = false;
+      }
+      if (!forUs && !broadcast) return;
+      const stored = card.curpg !== before;
+      if (stored) this.ne2kStored++;
+      else this.ne2kRingDrops++;
+      report?.(frame, stored);
+    };
   }
 
   /** Guest instructions executed so far (v86's counter; a load-independent measure of work). */
@@ -280,22 +318,7 @@ export class V86Guest {
    * a time, in call order. Rejects when the guest does not finish it in `timeoutMs`.
    */
   run(cmd: string, options: { timeoutMs?: number } = {}): Promise<RunResult> {
-    if (this.closed) return Promise.reject(new Error("the guest is closed"));
-    const timeoutMs = options.timeoutMs ?? 60_000;
-    return new Promise<RunResult>((resolve, reject) => {
-      const start = () => {
-        const id = this.nextId++;
-        const timer = setTimeout(() => {
-          this.pending = null;
-          reject(new Error(`guest command timed out after ${timeoutMs} ms: ${cmd}`));
-          this.startNext();
-        }, timeoutMs);
-        this.pending = { id, begun: false, out: [], resolve, reject, timer };
-        this.emulator.serial0_send(`@@CMD ${id} ${Buffer.from(cmd).toString("base64")}\n`);
-      };
-      if (this.pending === null) start();
-      else this.queue.push(start);
-    });
+    return this.console.run(cmd, options.timeoutMs);
   }
 
   /** `run`, throwing with the output when the status is not 0. */
@@ -309,54 +332,8 @@ export class V86Guest {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const p = this.pending;
-    this.pending = null;
-    this.queue = [];
-    if (p) {
-      clearTimeout(p.timer);
-      p.reject(new Error("the guest was closed"));
-    }
+    this.detach?.();
+    this.console.close();
     await this.emulator.destroy();
-  }
-
-  private startNext(): void {
-    const next = this.queue.shift();
-    if (next) next();
-  }
-
-  private serialByte(b: number): void {
-    const c = String.fromCharCode(b);
-    this.onSerial?.(c);
-    if (c === "\r") return;
-    if (c !== "\n") {
-      this.line += c;
-      return;
-    }
-    const line = this.line;
-    this.line = "";
-    if (this.readyResolve && line.startsWith("@@READY ")) {
-      const r = this.readyResolve;
-      this.readyResolve = null;
-      r(line);
-      return;
-    }
-    const p = this.pending;
-    if (p === null) return;
-    if (!p.begun) {
-      if (line === `@@BEGIN ${p.id}`) p.begun = true;
-      return;
-    }
-    const end = /^@@END (\d+) (\d+)$/.exec(line);
-    if (end && Number(end[1]) === p.id) {
-      clearTimeout(p.timer);
-      this.pending = null;
-      // init.sh prints "\n" before @@END so that output without a final newline ends cleanly:
-      // that newline is the last element's terminator, not output.
-      const out = p.out.join("\n");
-      p.resolve({ status: Number(end[2]), output: out });
-      this.startNext();
-      return;
-    }
-    p.out.push(line);
   }
 }
