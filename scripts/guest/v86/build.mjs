@@ -16,7 +16,16 @@
 // Exit 0 on success (prints the directory), 1 with one line on stderr when something is missing.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -63,6 +72,26 @@ function run(cmd, argv, opts = {}) {
 function sha256(bytes) {
   return createHash("sha256").update(bytes).digest("hex");
 }
+
+// One build at a time per directory (test files may start builds in parallel): mkdir is atomic.
+const lock = `${out}.lock`;
+mkdirSync(dirname(lock), { recursive: true });
+for (let waited = 0; ; waited += 500) {
+  try {
+    mkdirSync(lock);
+    break;
+  } catch (e) {
+    if (e.code !== "EEXIST") throw e;
+    // A lock older than 15 minutes is a build that died: take it over.
+    if (Date.now() - statSync(lock).mtimeMs > 15 * 60_000) {
+      rmSync(lock, { recursive: true, force: true });
+      continue;
+    }
+    if (waited > 15 * 60_000) fail(`${lock} has been held for 15 minutes`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+  }
+}
+process.on("exit", () => rmSync(lock, { recursive: true, force: true }));
 
 const initScript = readFileSync(join(here, "init.sh"));
 const recipe = sha256(Buffer.concat([readFileSync(fileURLToPath(import.meta.url)), initScript]));
