@@ -1,8 +1,10 @@
 /**
  * STAND-IN for the gateway's learning switch (src/gateway/switch.ts, `netstack gateway --ws`):
  * a WebSocket server on 127.0.0.1 whose one client is joined to one `Link`, frame for frame, in
- * v86's relay convention (each binary message one Ethernet frame, both ways, no prefix). Only for
- * the v86 tests until the switch lands; no learning, no second client, no DHCP.
+ * v86's relay convention (each binary message one Ethernet frame, both ways, no prefix). No
+ * learning, no second client, no DHCP. Written before the switch landed; still used where exact
+ * counts of the frames handed to the guest matter (the ne2k test, bench:v86) and by the example
+ * page (one port for the page and its WebSocket). The virtio-net test uses the real switch.
  */
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
