@@ -38,6 +38,8 @@ export class Cubic extends CongestionBase {
   /** cwnd (segments) just before the last reduction. */
   cwndPrior = 0;
   private afterTimeout = false;
+  /** What saveState kept for an undo: W_max, K, epoch, cwnd_epoch, W_est, cwnd_prior, afterTimeout. */
+  private readonly saved = new Float64Array(7);
 
   constructor(options: CubicOptions = {}) {
     super(options);
@@ -68,6 +70,29 @@ export class Cubic extends CongestionBase {
     this.afterTimeout = false;
     // RFC 9438 4.6: ssthresh = flight_size * beta_cubic (at least 2 segments, applied by the base).
     return Math.min(inFlight, this.w) * this.beta;
+  }
+
+  protected override saveState(): void {
+    const v = this.saved;
+    v[0] = this.wMax;
+    v[1] = this.k;
+    v[2] = this.epochStart;
+    v[3] = this.cwndEpoch;
+    v[4] = this.wEst;
+    v[5] = this.cwndPrior;
+    v[6] = this.afterTimeout ? 1 : 0;
+  }
+
+  protected override restoreState(): void {
+    // RFC 9438 4.9 (spurious fast retransmits / timeouts): the state before the congestion event.
+    const v = this.saved;
+    this.wMax = v[0];
+    this.k = v[1];
+    this.epochStart = v[2];
+    this.cwndEpoch = v[3];
+    this.wEst = v[4];
+    this.cwndPrior = v[5];
+    this.afterTimeout = v[6] === 1;
   }
 
   protected override onTimeoutReset(_now: number): void {
