@@ -19,6 +19,8 @@ import { join } from "node:path";
 import { Netns, root, Serve, sleep } from "./helpers.ts";
 
 export type Target = "linux" | "netstack";
+export type Mode = "echo" | "upload" | "download";
+const PORTS: Record<Mode, number> = { echo: 7, upload: 9, download: 19 };
 
 export interface LossyResult {
   target: Target;
@@ -39,42 +41,71 @@ export interface LossyResult {
 /** The client: send `size` random bytes, read the echo to EOF, print hashes, count and seconds. */
 const PY_CLIENT = `
 import hashlib, os, socket, sys, threading, time, json
-host, port, size, limit, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+host, port, size, limit, rounds, mode, cc = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), sys.argv[6], sys.argv[7]
 def echo():
-    data = os.urandom(size)
-    s = socket.create_connection((host, port), timeout=limit)
+    data = os.urandom(size) if mode != "download" else b""
+    s = socket.socket(); s.settimeout(limit)
+    if cc: s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc.encode())
+    s.connect((host, port))
     t0 = time.monotonic()
     def send():
         s.sendall(data)
         s.shutdown(socket.SHUT_WR)
-    t = threading.Thread(target=send); t.start()
+    t = threading.Thread(target=send)
+    if mode != "download": t.start()
     h = hashlib.sha256(); n = 0
-    while True:
+    while mode != "upload" and n < size:
         b = s.recv(262144)
         if not b: break
         h.update(b); n += len(b)
+    if mode == "upload":
+        t.join()
+        while s.recv(65536): pass
+        n = size
     t1 = time.monotonic()
-    t.join(); s.close()
-    return {"sent": hashlib.sha256(data).hexdigest(), "got": h.hexdigest(), "n": n, "seconds": t1 - t0}
+    if mode != "download": t.join()
+    s.close()
+    sent = hashlib.sha256(data).hexdigest() if mode == "echo" else "-"
+    got = h.hexdigest() if mode == "echo" else "-"
+    return {"sent": sent, "got": got, "n": n, "seconds": t1 - t0}
 runs = [echo() for _ in range(rounds)]
 print(json.dumps(runs))
 `;
 
-/** The kernel's echo server. */
+/**
+ * The kernel's servers: echo (7), discard (9, closes after the client's end of stream) and
+ * chargen (19, streams until the client closes).
+ */
 const PY_SERVER = `
 import socket, sys, threading
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], 7)); s.listen(16)
-print("ready", flush=True)
-def serve(c):
+def listen(port):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if sys.argv[2]: s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, sys.argv[2].encode())
+    s.bind((sys.argv[1], port)); s.listen(16); return s
+def echo(c):
     while True:
         b = c.recv(262144)
         if not b: break
         c.sendall(b)
     c.shutdown(socket.SHUT_WR); c.close()
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
+def discard(c):
+    while c.recv(262144): pass
+    c.shutdown(socket.SHUT_WR); c.close()
+def chargen(c):
+    line = bytes(range(32, 127)) * 700
+    try:
+        while True: c.sendall(line)
+    except OSError: pass
+    c.close()
+def serve(s, fn):
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=fn, args=(c,), daemon=True).start()
+for port, fn in ((9, discard), (19, chargen)):
+    threading.Thread(target=serve, args=(listen(port), fn), daemon=True).start()
+e = listen(7)
+print("ready", flush=True)
+serve(e, echo)
 `;
 
 /** Lines a child printed, and a wait for one matching `re`. */
@@ -127,6 +158,16 @@ export async function lossyEcho(o: {
   rounds?: number;
   /** Give up on one echo after this many seconds (default 60). */
   limitSeconds?: number;
+  /**
+   * "echo" (default): both directions at once; "upload": only the client sends (discard, port 9);
+   * "download": only the server sends (chargen, port 19). The data of the last two is not checked.
+   */
+  mode?: Mode;
+  /**
+   * Congestion control of the kernel's sockets (TCP_CONGESTION; "" or absent: the namespace's
+   * default, e.g. bbr). With "cubic" the kernel compares like for like with netstack's CUBIC.
+   */
+  linuxCc?: string;
 }): Promise<LossyResult> {
   const res: LossyResult = {
     target: o.target,
@@ -174,12 +215,20 @@ export async function lossyEcho(o: {
     nsS.ip("link", "set", "rs0", "up");
     if (o.target === "linux") {
       nsS.configure("br0", ["10.9.0.2/24"]);
-      server = new Child(nsS.spawn("python3", ["-c", PY_SERVER, "10.9.0.2"]));
+      server = new Child(nsS.spawn("python3", ["-c", PY_SERVER, "10.9.0.2", o.linuxCc ?? ""]));
       await server.waitFor(/ready/, 10_000, "echo server");
     } else {
       nsS.ip("link", "set", "br0", "up");
-      serve = new Serve(nsS, ["--tap", "tn0:10.9.0.2/24"]);
-      await serve.ready();
+      if (process.env.LOSSY_SERVE_SCRIPT) {
+        // Diagnostics: an instrumented server script instead of `netstack serve`.
+        server = new Child(
+          nsS.spawn(process.execPath, ["--import", "tsx", process.env.LOSSY_SERVE_SCRIPT, "tn0:10.9.0.2/24"]),
+        );
+        await server.waitFor(/ready/, 20_000, "server script");
+      } else {
+        serve = new Serve(nsS, ["--tap", "tn0:10.9.0.2/24"]);
+        await serve.ready();
+      }
       nsS.ip("link", "set", "tn0", "master", "br0");
       nsS.ip("link", "set", "tn0", "up");
     }
@@ -189,10 +238,25 @@ export async function lossyEcho(o: {
       reachable = nsC.run("ping", ["-c", "1", "-W", "1", "10.9.0.2"], 5000).status === 0;
     }
     if (!reachable) throw new Error("10.9.0.2 unreachable through the relay");
+    // Diagnostics: the server kernel's view of its connections (cwnd, ssthresh, ...) every 200 ms.
+    const sampler = process.env.LOSSY_SS
+      ? new Child(nsS.spawn("sh", ["-c", "while true; do ss -tin; sleep 0.01; done"]))
+      : null;
     const rounds = (o.warmup ?? 0) + (o.rounds ?? 1);
+    const mode = o.mode ?? "echo";
     const r = nsC.run(
       "python3",
-      ["-c", PY_CLIENT, "10.9.0.2", "7", String(o.size), String(limit), String(rounds)],
+      [
+        "-c",
+        PY_CLIENT,
+        "10.9.0.2",
+        String(PORTS[mode]),
+        String(o.size),
+        String(limit),
+        String(rounds),
+        mode,
+        o.linuxCc ?? "",
+      ],
       rounds * limit * 1000 + 5000,
     );
     if (r.status !== 0) throw new Error(`client failed (${r.status}): ${r.stderr.trim().split("\n").pop()}`);
@@ -206,6 +270,14 @@ export async function lossyEcho(o: {
     res.bytes = runs.reduce((a, j) => a + j.n, 0);
     res.runs = runs.slice(o.warmup ?? 0).map((j) => j.seconds);
     res.seconds = Math.min(...res.runs);
+    if (sampler !== null) {
+      await sampler.stop();
+      console.log(sampler.out);
+    }
+    if (process.env.LOSSY_NSTAT) {
+      // Diagnostics: the kernels' TCP counters (nstat) after the run.
+      for (const ns of [nsC, nsS]) console.log(ns.name, ns.run("nstat", ["-a", "-s"]).stdout);
+    }
   } catch (e) {
     res.error = (e as Error).message;
   } finally {
@@ -217,6 +289,7 @@ export async function lossyEcho(o: {
       } catch {}
     }
     await server?.stop();
+    if (process.env.LOSSY_SERVE_SCRIPT && server !== null) console.log(server.err);
     if (serve !== null) {
       serve.kill();
       await serve.exit;

@@ -241,7 +241,8 @@ export abstract class CongestionBase implements CongestionControl {
 
   saveUndo(): void {
     this.undoW = this.w;
-    this.undoThresh = this.thresh;
+    // Linux's tcp_current_ssthresh: an undo restores ssthresh to at least 3/4 of this cwnd.
+    this.undoThresh = Math.max(this.thresh, 0.75 * this.w);
     this.saveState();
   }
 

@@ -344,11 +344,18 @@ export class TcpConnection extends TcpSender {
     }
     // RFC 7323 5.3 R1: PAWS, before the sequence number check.
     if (this.tsOk && opts.hasTs && (f & TcpFlags.RST) === 0) {
-      if (seqLt(opts.tsVal, this.tsRecent) && now - this.tsRecentAt < PAWS_IDLE_MS) {
+      if (seqLt(opts.tsVal, this.tsRecent) && now - this.tsRecentAt < PAWS_IDLE_MS && !this.disorderedAck(seg, opts)) {
         this.host.count("paws-drop");
-        // RFC 7323 5.3 R1: not acceptable: ACK (rate limited) and drop.
+        this.pawsSack(seg, opts, now);
+        // RFC 7323 5.3 R1: not acceptable: ACK (rate limited) and drop; RFC 2883: data already
+        // received (a spurious retransmission overtaken by the original) is reported in a D-SACK.
         if (!this.unacceptableAckAllowed(segLen, f, now)) return false;
         this.ackNow = true;
+        const plen = seg.payloadLen;
+        if (plen > 0 && seqLt(seq, this.rcvNxt)) {
+          const end = seqAdd(seq, plen);
+          this.noteDsack(seq, seqLt(end, this.rcvNxt) ? end : this.rcvNxt);
+        }
         return true;
       }
     }
@@ -479,6 +486,35 @@ export class TcpConnection extends TcpSender {
     return true;
   }
 
+  /**
+   * Linux's tcp_disordered_ack: a duplicate ACK that only arrived after a later one (reordered on
+   * the path) fails PAWS on its older timestamp, yet carries SACK information the sender needs: a
+   * pure ACK at RCV.NXT, of SND.UNA, that would not update the window, with a timestamp within one
+   * RTO of TS.Recent, is let through.
+   */
+  private disorderedAck(seg: TcpView, opts: TcpOptions): boolean {
+    const seq = seg.seq;
+    if (seg.payloadLen !== 0 || (seg.flags & (TcpFlags.SYN | TcpFlags.FIN)) !== 0) return false;
+    if (seq !== this.rcvNxt || seg.ack !== this.sndUna) return false;
+    // RFC 9293 3.10.7.4's window update test would not pass.
+    if (seqGt(seq, this.sndWl1) || (seq === this.sndWl1 && seg.window << this.sndWscale > this.sndWnd)) return false;
+    return seqSub(this.tsRecent, opts.tsVal) <= this.rtt.rto;
+  }
+
+  /**
+   * The SACK blocks of a pure ACK that failed PAWS only because it was overtaken on the path by a
+   * later one (its timestamp is within one RTO of TS.Recent, its ACK within the window): the
+   * segment is still dropped (RFC 7323 5.3 R1), but what it says about the segments in flight
+   * (SACKs, D-SACKs) is taken. The scoreboard accepts only blocks inside [SND.UNA, SND.NXT].
+   */
+  private pawsSack(seg: TcpView, opts: TcpOptions, now: number): void {
+    if (!this.sackOk || opts.sackCount === 0 || seg.payloadLen !== 0 || this.flight === 0) return;
+    if ((seg.flags & (TcpFlags.SYN | TcpFlags.FIN | TcpFlags.RST)) !== 0 || (seg.flags & TcpFlags.ACK) === 0) return;
+    if (seqGt(seg.ack, this.sndNxt) || seqLt(seg.ack, seqAdd(this.sndUna, -Math.max(this.maxSndWnd, 1)))) return;
+    if (seqSub(this.tsRecent, opts.tsVal) > this.rtt.rto) return;
+    this.ackOf(opts, seg.ack, false, false, now);
+  }
+
   /** SYN-RECEIVED -> ESTABLISHED on an acceptable ACK. */
   private establish(seg: TcpView, opts: TcpOptions, now: number): void {
     this.state = TcpState.Established;
@@ -554,7 +590,8 @@ export class TcpConnection extends TcpSender {
     }
     // RFC 7323 2.3: the window field scaled by the peer's shift (at most 14: below 2^30).
     const wnd = seg.window << this.sndWscale;
-    if (seqGe(ack, this.sndUna) && this.flight > 0) {
+    // An ACK below SND.UNA (overtaken on the path) still brings its SACK blocks (as Linux's tcp_ack).
+    if (this.flight > 0 && (seqGe(ack, this.sndUna) || (this.sackOk && opts.sackCount > 0))) {
       // RFC 5681 2: a duplicate ACK carries no data, no SYN/FIN, and does not move SND.UNA.
       const dup = ack === this.sndUna && seg.payloadLen === 0 && (seg.flags & (TcpFlags.SYN | TcpFlags.FIN)) === 0;
       this.ackOf(opts, ack, dup, wnd === this.sndWnd, now);

@@ -86,6 +86,8 @@ export class LossRecovery {
   frto = false;
   /** F-RTO step 2b: the next output sends new data rather than retransmissions. */
   frtoNewData = false;
+  /** The last ACK showed reordering while retransmissions are in flight: retransmit nothing now. */
+  holdRetransmit = false;
   /** Ms until the RACK reordering timer should fire, from the last ACK (0: none). */
   reoTimeout = 0;
   /** Bytes the last ACK delivered (acknowledged or SACKed, each byte once). */
@@ -111,13 +113,15 @@ export class LossRecovery {
 
   /**
    * An acceptable ACK arrived (RFC 9293 3.10.7.4 fifth step) while data was in flight. The
-   * connection already moved SND.UNA from `prevUna` to the ACK. `blocks`/`count`: its SACK blocks;
+   * connection already moved SND.UNA from `prevUna` to the ACK (`segAck`: the ACK's number, below
+   * SND.UNA when the ACK was overtaken on the path). `blocks`/`count`: its SACK blocks;
    * `tsEcr`: its echoed timestamp (-1: none); `tsNow`: our timestamp clock. `dupCandidate`: no data,
    * no SYN/FIN, SND.UNA unchanged; `sameWnd`: the window field unchanged (RFC 5681 2's duplicate
    * ACK definition). `flightBefore`: FlightSize before the ACK.
    */
   onAck(
     prevUna: number,
+    segAck: number,
     blocks: ArrayLike<number>,
     count: number,
     tsEcr: number,
@@ -137,7 +141,7 @@ export class LossRecovery {
     let newlySacked = 0;
     let dsackEnd = -1;
     if (c.sackOk && count > 0) {
-      newlySacked = b.sack(una, c.sndNxt, blocks, count, this.rack);
+      newlySacked = b.sack(una, c.sndNxt, blocks, count, this.rack, seqLt(segAck, una) ? segAck : una);
       if (b.dsack) {
         dsackEnd = b.dsackRight;
         this.onDsack(b.dsackLeft, b.dsackRight);
@@ -153,6 +157,7 @@ export class LossRecovery {
       this.dupAcks = 0;
     }
 
+    let exitedByDsack = false;
     // RFC 8985 7.4.2: did a tail loss probe repair a loss?
     if (this.rack.tlpOut && this.rack.probeAcked(una, dsackEnd, dupAck && newlySacked === 0)) {
       c.countRecovery("tlp-recovered");
@@ -162,10 +167,16 @@ export class LossRecovery {
       }
     }
 
-    // RFC 3708: every retransmission of the episode came back as a D-SACK after recovery ended.
-    if (this.state <= CaState.Disorder && this.undoMarker && this.undoRetrans === 0) this.undo(false);
+    // Linux (tcp_fastretrans_alert): in Open, no retransmission is outstanding: Eifel's stamp goes.
+    if (this.state === CaState.Open && b.retransSegs === 0) this.retransStamped = false;
+    // RFC 3708: every retransmission of the episode came back as a D-SACK (also after it ended).
+    if (this.state <= CaState.Recovery && this.undoMarker && this.undoRetrans === 0) {
+      if (this.state === CaState.Recovery) exitedByDsack = true;
+      this.undo(false);
+    }
 
-    let exited = false;
+    let exited = exitedByDsack;
+    let detect = true;
     if (this.state === CaState.Recovery) {
       if (seqGe(una, this.recoverPoint)) {
         // RFC 6582 3.2 step 6 / RFC 6675 5: a full ACK ends recovery (undone if it was spurious).
@@ -174,6 +185,17 @@ export class LossRecovery {
         else {
           this.state = CaState.Open;
           c.cc.exitRecovery(now, seqSub(c.sndNxt, una));
+        }
+      } else if (unaAdvanced && this.undoMarker && this.eifel(tsEcr)) {
+        // Linux's tcp_try_undo_partial (RFC 3522 / 4015): the hole was filled by the original, not
+        // by a retransmission: reordering, not loss. Undo now, or, while retransmissions are still
+        // in flight, deem nothing more lost and retransmit nothing on this ACK.
+        this.rack.reorderingSeen = true;
+        detect = false;
+        if (b.retransBytes > 0) this.holdRetransmit = true;
+        else {
+          exited = true;
+          this.undo(true);
         }
       } else if (!c.sackOk && unaAdvanced) {
         // RFC 6582 3.2 step 5: a partial ACK: retransmit the first unacknowledged segment.
@@ -189,7 +211,7 @@ export class LossRecovery {
     this.rack.updateReoWnd(dsackEnd !== -1, una, c.sndNxt, exited);
 
     // Loss detection.
-    if (c.sackOk) {
+    if (detect && c.sackOk) {
       if (this.cfg.rack) {
         if (this.rack.advanced && (b.sackedBytes > 0 || this.state >= CaState.Recovery)) this.detectLoss(now);
       } else if (b.sackedBytes > 0) {
@@ -372,12 +394,18 @@ export class LossRecovery {
     }
   }
 
-  /** A congestion episode begins: remember how to undo it (Linux's tcp_init_undo). */
+  /**
+   * A congestion episode begins: remember how to undo it (Linux's tcp_init_undo). Retransmissions
+   * of an earlier episode still in flight may come back as D-SACKs too, so they count towards this
+   * one (an undo needs every one of them reported). The first retransmission's timestamp (Eifel)
+   * stays while retransmissions are outstanding.
+   */
   private initUndo(): void {
     this.undoMarker = true;
     this.undoSeq = this.c.sndUna;
-    this.undoRetrans = -1;
-    this.retransStamped = false;
+    const inFlight = this.board.retransSegs;
+    this.undoRetrans = inFlight > 0 ? inFlight : -1;
+    if (inFlight === 0) this.retransStamped = false;
     this.c.cc.saveUndo();
   }
 
@@ -388,7 +416,11 @@ export class LossRecovery {
    */
   private mayUndo(tsEcr: number): boolean {
     if (!this.undoMarker) return false;
-    if (this.undoRetrans === 0) return true;
+    return this.undoRetrans === 0 || this.eifel(tsEcr);
+  }
+
+  /** RFC 3522: the ACK echoes a timestamp from before the episode's first retransmission. */
+  private eifel(tsEcr: number): boolean {
     return this.retransStamped && tsEcr > 0 && this.c.tsOk && seqLt(tsEcr, this.retransStamp);
   }
 

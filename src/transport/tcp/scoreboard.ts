@@ -52,8 +52,9 @@ export class Scoreboard {
   sackedBytes = 0;
   lostBytes = 0;
   retransBytes = 0;
-  /** Records SACKed. */
+  /** Records SACKed, and records with a retransmission in flight. */
   sackedSegs = 0;
+  retransSegs = 0;
   /** The last `sack` call saw a D-SACK block (RFC 2883): its edges. */
   dsack = false;
   dsackLeft = 0;
@@ -93,6 +94,7 @@ export class Scoreboard {
     this.lostBytes = 0;
     this.retransBytes = 0;
     this.sackedSegs = 0;
+    this.retransSegs = 0;
   }
 
   /** A new segment [seq, end) was sent at `time` (seq is the previous record's end). */
@@ -124,7 +126,10 @@ export class Scoreboard {
       } else {
         delivered += len;
         if (f & Seg.Lost) this.lostBytes -= len;
-        if (f & Seg.Retrans) this.retransBytes -= len;
+        if (f & Seg.Retrans) {
+          this.retransBytes -= len;
+          this.retransSegs--;
+        }
         if (to !== null) to.delivered(this.tm[j], en[j], f);
       }
     }
@@ -148,12 +153,20 @@ export class Scoreboard {
   }
 
   /**
-   * Apply the SACK blocks of one ACK (`blocks[2i]`, `blocks[2i+1]` for i < `count`) after its
-   * cumulative ACK `una`; `nxt` is SND.NXT. A first block at or below `una` or inside the second
+   * Apply the SACK blocks of one ACK (`blocks[2i]`, `blocks[2i+1]` for i < `count`) after SND.UNA
+   * moved to `una`; `nxt` is SND.NXT; `segAck` the ACK's own acknowledgment number (below `una`
+   * for an ACK overtaken on the path). A first block at or below `segAck` or inside the second
    * block is a D-SACK (RFC 2883 4): reported in `dsack`, not marked. Blocks outside (SND.UNA, SND.NXT] are ignored (invalid or forged). Newly SACKed records
    * go to `to`; returns the bytes newly SACKed.
    */
-  sack(una: number, nxt: number, blocks: ArrayLike<number>, count: number, to: DeliveryListener | null): number {
+  sack(
+    una: number,
+    nxt: number,
+    blocks: ArrayLike<number>,
+    count: number,
+    to: DeliveryListener | null,
+    segAck: number = una,
+  ): number {
     this.dsack = false;
     const before = this.sackedBytes;
     for (let i = 0; i < count; i++) {
@@ -162,7 +175,7 @@ export class Scoreboard {
       if (!seqLt(l, r) || (r - l) >>> 0 > 0x7fffffff) continue;
       if (i === 0) {
         const inSecond = count > 1 && seqGe(l, blocks[2] >>> 0) && seqLe(r, blocks[3] >>> 0);
-        if (seqLe(r, una) || inSecond) {
+        if (seqLe(r, segAck) || inSecond) {
           this.dsack = true;
           this.dsackLeft = l;
           this.dsackRight = r;
@@ -184,7 +197,10 @@ export class Scoreboard {
     if (f & Seg.Sacked) return false;
     const len = (this.en[j] - this.st[j]) >>> 0;
     if ((f & Seg.Lost) === 0) this.lostBytes += len;
-    if (f & Seg.Retrans) this.retransBytes -= len;
+    if (f & Seg.Retrans) {
+      this.retransBytes -= len;
+      this.retransSegs--;
+    }
     this.fl[j] = (f | Seg.Lost) & ~Seg.Retrans;
     return true;
   }
@@ -193,7 +209,10 @@ export class Scoreboard {
   retransmitted(i: number, time: number): void {
     const j = this.lo + i;
     const f = this.fl[j];
-    if ((f & Seg.Retrans) === 0 && (f & Seg.Sacked) === 0) this.retransBytes += (this.en[j] - this.st[j]) >>> 0;
+    if ((f & Seg.Retrans) === 0 && (f & Seg.Sacked) === 0) {
+      this.retransBytes += (this.en[j] - this.st[j]) >>> 0;
+      this.retransSegs++;
+    }
     this.fl[j] = f | Seg.Retrans | Seg.EverRetrans;
     this.tm[j] = time;
   }
@@ -291,10 +310,14 @@ export class Scoreboard {
     // Lost and retransmitted bytes were only counted for unSACKed records: recount them.
     this.lostBytes = 0;
     this.retransBytes = 0;
+    this.retransSegs = 0;
     for (let j = this.lo; j < this.hi; j++) {
       const len = (this.en[j] - this.st[j]) >>> 0;
       if (this.fl[j] & Seg.Lost) this.lostBytes += len;
-      if (this.fl[j] & Seg.Retrans) this.retransBytes += len;
+      if (this.fl[j] & Seg.Retrans) {
+        this.retransBytes += len;
+        this.retransSegs++;
+      }
     }
   }
 
@@ -316,6 +339,7 @@ export class Scoreboard {
     this.fl[j + 1] = this.fl[j];
     this.en[j] = at >>> 0;
     if (this.fl[j] & Seg.Sacked) this.sackedSegs++;
+    if (this.fl[j] & Seg.Retrans) this.retransSegs++;
   }
 
   /** Index of the first record whose end is after `seq` (count when none). */
@@ -351,7 +375,10 @@ export class Scoreboard {
       const f = this.fl[j];
       const len = (this.en[j] - this.st[j]) >>> 0;
       if (f & Seg.Lost) this.lostBytes -= len;
-      if (f & Seg.Retrans) this.retransBytes -= len;
+      if (f & Seg.Retrans) {
+        this.retransBytes -= len;
+        this.retransSegs--;
+      }
       this.fl[j] = (f | Seg.Sacked) & ~(Seg.Lost | Seg.Retrans);
       this.sackedBytes += len;
       this.sackedSegs++;

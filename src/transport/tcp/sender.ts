@@ -34,7 +34,7 @@ export abstract class TcpSender extends Tcb {
     }
     const tsEcr = this.tsOk && opts.hasTs ? opts.tsEcr : -1;
     const sack = this.sackOk ? opts.sackCount : 0;
-    this.rec.onAck(prevUna, opts.sack, sack, tsEcr, this.host.tsNow(), dupCandidate, sameWnd, flightBefore, now);
+    this.rec.onAck(prevUna, ack, opts.sack, sack, tsEcr, this.host.tsNow(), dupCandidate, sameWnd, flightBefore, now);
     // RFC 6298 5.2/5.3: stop the timer when all is acknowledged, restart it when new data is; a
     // reordering timer RACK asked for comes first (RFC 8985 6.3).
     if (this.flight === 0) {
@@ -117,7 +117,8 @@ export abstract class TcpSender extends Tcb {
     }
     const rec = this.rec;
     let sent = false;
-    let retransmit = rec.board.lostBytes > 0;
+    let retransmit = rec.board.lostBytes > 0 && !rec.holdRetransmit;
+    rec.holdRetransmit = false;
     if (rec.frtoNewData) {
       // RFC 5682 3.1 step 2.b: new data rather than the retransmissions the timeout queued.
       rec.frtoNewData = false;
