@@ -65,7 +65,7 @@ export class Rack implements DeliveryListener {
   }
 
   /** RFC 8985 6.2 steps 2 and 3 for one newly delivered segment. */
-  delivered(xmitTime: number, end: number, flags: number): void {
+  delivered(xmitTime: number, end: number, flags: number, sacked: boolean): void {
     const retransmitted = (flags & Seg.EverRetrans) !== 0;
     if (!retransmitted) this.origDelivered = true;
     // Step 3 (RACK_detect_reordering): a never retransmitted segment below RACK.fack arrived late.
@@ -78,9 +78,11 @@ export class Rack implements DeliveryListener {
     // Step 2 (RACK_update).
     const rtt = this.now - xmitTime;
     if (retransmitted) {
-      // Ambiguous: the ACK may be for an earlier transmission. With timestamps, an echo older than
-      // this transmission says so; without, an RTT below min_RTT cannot be this one's.
-      if (this.tsEcr >= 0 && seqLt(this.tsEcr, this.tsOf(xmitTime))) return;
+      // Ambiguous: the ACK may be for an earlier transmission. An echoed timestamp older than this
+      // transmission says so when the ACK acknowledges it cumulatively (a SACK echoes the
+      // timestamp of the last in-order segment instead: Linux checks only the RTT then); an RTT
+      // below min_RTT cannot be this transmission's.
+      if (!sacked && this.tsEcr >= 0 && seqLt(this.tsEcr, this.tsOf(xmitTime))) return;
       if (rtt < this.minRtt) return;
     } else if (rtt < this.minRtt) {
       this.minRtt = rtt;

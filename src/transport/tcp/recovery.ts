@@ -219,9 +219,10 @@ export class LossRecovery {
       }
     }
     if (this.state < CaState.Recovery && b.lostBytes === 0 && this.dupAcks >= DUP_THRESH && b.count > 0) {
-      // RFC 5681 3.2 / RFC 6675 5: DupThresh duplicate ACKs; RFC 6582 3.2 step 2: not for losses
-      // of a window already recovered (after a timeout's retransmissions).
-      if (c.sackOk || !seqLt(una, this.recoverPoint)) b.markLost(0);
+      // RFC 5681 3.2 / RFC 6675 5: DupThresh duplicate ACKs (RACK replaces the count by time, as
+      // Linux does); RFC 6582 3.2 step 2: not for losses of a window already recovered (after a
+      // timeout's retransmissions).
+      if (c.sackOk ? !this.cfg.rack : !seqLt(una, this.recoverPoint)) b.markLost(0);
     }
     const newlyLost = b.lostBytes > lostBefore;
     if (this.state < CaState.Recovery && b.lostBytes > 0) this.enterRecovery(now, flightBefore);
@@ -244,13 +245,10 @@ export class LossRecovery {
   detectLoss(now: number): void {
     const c = this.c;
     const reo = this.rack.reoWnd(this.state >= CaState.Recovery, this.board.sackedSegs, c.rtt.srtt);
-    const retransBefore = this.board.retransBytes;
-    const lostBefore = this.board.lostBytes;
+    const retransBefore = this.board.retransSegs;
     this.reoTimeout = this.rack.detectLoss(this.board, reo, now);
     // A retransmission deemed lost again leaves Retrans (RFC 8985: detected without a timeout).
-    if (this.board.retransBytes < retransBefore && this.board.lostBytes > lostBefore) {
-      c.countRecovery("lost-retransmit");
-    }
+    for (let n = retransBefore - this.board.retransSegs; n > 0; n--) c.countRecovery("lost-retransmit");
   }
 
   /** The RACK reordering timer fired (RFC 8985 6.3): losses found start a recovery. True: send. */
@@ -430,6 +428,9 @@ export class LossRecovery {
    * new data, not with the retransmissions a timeout queued).
    */
   private undo(unmark: boolean): void {
+    // A fast retransmit proven spurious: the path reorders (Linux's tcp_check_sack_reordering on
+    // the same evidence); RACK keeps its reordering window from now on.
+    if (this.state !== CaState.Loss) this.rack.reorderingSeen = true;
     this.c.cc.undo();
     if (unmark) this.board.clearLost();
     this.undoMarker = false;

@@ -27,9 +27,9 @@ export const Seg = {
   EverRetrans: 8,
 } as const;
 
-/** Told about every record newly delivered (cumulatively or selectively acknowledged). */
+/** Told about every record newly delivered (cumulatively or, with `sacked`, selectively acknowledged). */
 export interface DeliveryListener {
-  delivered(xmitTime: number, end: number, flags: number): void;
+  delivered(xmitTime: number, end: number, flags: number, sacked: boolean): void;
 }
 
 /** RFC 6675 2: DupThresh. */
@@ -130,7 +130,7 @@ export class Scoreboard {
           this.retransBytes -= len;
           this.retransSegs--;
         }
-        if (to !== null) to.delivered(this.tm[j], en[j], f);
+        if (to !== null) to.delivered(this.tm[j], en[j], f, false);
       }
     }
     if (this.lo === this.hi) {
@@ -382,7 +382,7 @@ export class Scoreboard {
       this.fl[j] = (f | Seg.Sacked) & ~(Seg.Lost | Seg.Retrans);
       this.sackedBytes += len;
       this.sackedSegs++;
-      if (to !== null) to.delivered(this.tm[j], this.en[j], f);
+      if (to !== null) to.delivered(this.tm[j], this.en[j], f, true);
     }
   }
 
