@@ -16,7 +16,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import { Netns, root, Serve, sleep } from "./helpers.ts";
+import { Netns, root, Serve, skipReason, sleep } from "./helpers.ts";
 
 export type Target = "linux" | "netstack";
 export type Mode = "echo" | "upload" | "download";
@@ -140,7 +140,22 @@ class Child {
 }
 
 function noIpv6(ns: Netns): void {
-  for (const k of ["all", "default"]) ns.run("sysctl", ["-qw", `net.ipv6.conf.${k}.disable_ipv6=1`]);
+  for (const k of ["all", "default"]) ns.run("sh", ["-c", `echo 1 > /proc/sys/net/ipv6/conf/${k}/disable_ipv6`]);
+}
+
+/** Why the lossy-link interop cannot run here (false: it can): the interop reasons, python3, bridges. */
+export function lossySkipReason(): string | false {
+  const base = skipReason("python3", "ping");
+  if (base !== false) return base;
+  const ns = new Netns("lbr");
+  try {
+    ns.ip("link", "add", "br0", "type", "bridge");
+    return false;
+  } catch (e) {
+    return `the kernel cannot make a bridge (${(e as Error).message.split("\n")[0]})`;
+  } finally {
+    ns.destroy();
+  }
 }
 
 /**
@@ -238,9 +253,11 @@ export async function lossyEcho(o: {
       reachable = nsC.run("ping", ["-c", "1", "-W", "1", "10.9.0.2"], 5000).status === 0;
     }
     if (!reachable) throw new Error("10.9.0.2 unreachable through the relay");
-    // Diagnostics: the server kernel's view of its connections (cwnd, ssthresh, ...) every 200 ms.
+    // Diagnostics: a kernel's view of its connections (cwnd, ssthresh, ...) every 10 ms: the
+    // server's, or with LOSSY_SS=client the client's.
+    const ssNs = process.env.LOSSY_SS === "client" ? nsC : nsS;
     const sampler = process.env.LOSSY_SS
-      ? new Child(nsS.spawn("sh", ["-c", "while true; do ss -tin; sleep 0.01; done"]))
+      ? new Child(ssNs.spawn("sh", ["-c", "while true; do ss -tin; sleep 0.01; done"]))
       : null;
     const rounds = (o.warmup ?? 0) + (o.rounds ?? 1);
     const mode = o.mode ?? "echo";

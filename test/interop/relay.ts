@@ -130,7 +130,7 @@ forward(b, a, ba, queue);
 process.stdout.write(`relay: ready ${a.name} <-> ${b.name} ${JSON.stringify(impairment)}\n`);
 const stop = (): void => {
   queue.close();
-  process.stdout.write(`${JSON.stringify({ ab: ab.stats, ba: ba.stats })}\n`);
+  process.stdout.write(`${JSON.stringify({ ab: ab.stats, ba: ba.stats, links: [a.stats, b.stats] })}\n`);
   void a.close();
   void b.close();
   process.exit(0);

@@ -47,10 +47,10 @@ export interface CongestionControl {
   /** RFC 5681 4.1: sending restarts after an idle period longer than the RTO. */
   onIdleRestart(now: number): void;
   /**
-   * Every ACK that acknowledged new data, before `onAck`: the ACK, SND.NXT and an RTT sample taken
-   * from it (negative: none). Drives HyStart++ (RFC 9406) in slow start.
+   * Every ACK that acknowledged new data, before `onAck`: the ACK, SND.NXT, an RTT sample taken
+   * from it (negative: none) and FlightSize before it. Drives HyStart++ (RFC 9406) in slow start.
    */
-  onAckSample(ack: number, sndNxt: number, rtt: number): void;
+  onAckSample(ack: number, sndNxt: number, rtt: number, inFlight: number): void;
   /** Set cwnd (bytes) during fast recovery: PRR (RFC 6937) computes it. */
   setCwnd(bytes: number): void;
   /** A congestion episode begins: remember the state its reductions may have to be undone to. */
@@ -101,8 +101,9 @@ export abstract class CongestionBase implements CongestionControl {
   protected timedOut = false;
   /** Has any data been acknowledged (setMss may reset the IW before that). */
   protected started = false;
-  /** HyStart++ for the first slow start, or null (off, or done). */
-  protected hystart: HyStart | null;
+  /** HyStart++ for the first slow start (created at the first ACK), or null (off, or done). */
+  protected hystart: HyStart | null = null;
+  private hystartOn: boolean;
   /** The state `saveUndo` kept: cwnd, ssthresh (NaN: nothing saved). */
   protected undoW = Number.NaN;
   protected undoThresh = 0;
@@ -111,7 +112,7 @@ export abstract class CongestionBase implements CongestionControl {
     this.smss = options.mss ?? 1460;
     this.iwSegments = options.initialWindow ?? 0;
     this.abcLimit = options.abcLimit ?? 2;
-    this.hystart = options.hystart === false ? null : new HyStart();
+    this.hystartOn = options.hystart !== false;
     this.w = this.initialWindow();
   }
 
@@ -176,6 +177,7 @@ export abstract class CongestionBase implements CongestionControl {
     this.sackRecovery = sack;
     // RFC 9406 4.2: a loss ends HyStart++ (slow start is over for good).
     this.hystart = null;
+    this.hystartOn = false;
     this.thresh = Math.max(this.reducedSsthresh(now, inFlight), 2 * this.smss);
     // RFC 6675 5 step 4: cwnd = ssthresh. RFC 5681 3.2 step 3 / RFC 6582: cwnd = ssthresh + 3 * SMSS.
     this.w = sack ? this.thresh : this.thresh + 3 * this.smss;
@@ -209,6 +211,7 @@ export abstract class CongestionBase implements CongestionControl {
   onRetransmitTimeout(now: number, inFlight: number): void {
     this.started = true;
     this.hystart = null;
+    this.hystartOn = false;
     this.recovering = false;
     // RFC 5681 3.1: a segment retransmitted by the timer being lost again holds ssthresh.
     if (!this.timedOut) this.thresh = Math.max(this.reducedSsthreshOnTimeout(now, inFlight), 2 * this.smss);
@@ -223,13 +226,20 @@ export abstract class CongestionBase implements CongestionControl {
     this.w = Math.min(this.w, this.initialWindow());
   }
 
-  onAckSample(ack: number, sndNxt: number, rtt: number): void {
-    const hs = this.hystart;
-    if (hs === null || this.recovering || this.thresh !== Number.POSITIVE_INFINITY) return;
+  onAckSample(ack: number, sndNxt: number, rtt: number, inFlight: number): void {
+    if (!this.hystartOn || this.recovering || this.thresh !== Number.POSITIVE_INFINITY) return;
+    let hs = this.hystart;
+    if (hs === null) {
+      // Made once the sender fills its window (an application-limited sender builds no queue).
+      if (inFlight * 2 < this.w) return;
+      hs = new HyStart();
+      this.hystart = hs;
+    }
     hs.onAck(ack, sndNxt, rtt);
     if (hs.done) {
       // RFC 9406 4.2: CSS_ROUNDS rounds of CSS: ssthresh = cwnd, congestion avoidance.
       this.hystart = null;
+      this.hystartOn = false;
       this.thresh = Math.max(this.w, 2 * this.smss);
       this.enterCongestionAvoidance(0);
     }

@@ -633,11 +633,12 @@ export class TcpConnection extends TcpSender {
     if (buf.dup) this.noteDsack(buf.dupLeft(this.rcvNxt), buf.dupRight(this.rcvNxt));
     // RFC 5681 4.2: ACK out-of-order segments and segments filling a hole at once; RFC 9293
     // 3.8.6.3: ACK at least every second full-sized segment; otherwise delay the ACK. Quick ACKs:
-    // the first segments of a connection are ACKed at once (Linux's quick ACK mode), so the peer's
-    // slow start is not held back by the delayed-ACK timer.
+    // the first full-sized segments of a connection are ACKed at once (Linux's quick ACK mode), so
+    // the peer's slow start is not held back by the delayed-ACK timer (a small one, a request
+    // most likely, keeps its delayed ACK: the answer carries it).
     if (off !== 0 || hadHoles || adv < plen) {
       this.ackNow = true;
-    } else if (this.quickAcks > 0) {
+    } else if (this.quickAcks > 0 && plen >= this.smss) {
       this.quickAcks--;
       this.ackNow = true;
     } else {

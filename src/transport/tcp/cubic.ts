@@ -38,8 +38,14 @@ export class Cubic extends CongestionBase {
   /** cwnd (segments) just before the last reduction. */
   cwndPrior = 0;
   private afterTimeout = false;
-  /** What saveState kept for an undo: W_max, K, epoch, cwnd_epoch, W_est, cwnd_prior, afterTimeout. */
-  private readonly saved = new Float64Array(7);
+  // What saveState kept for an undo.
+  private savedWMax = 0;
+  private savedK = 0;
+  private savedEpoch = -1;
+  private savedCwndEpoch = 0;
+  private savedWEst = 0;
+  private savedCwndPrior = 0;
+  private savedAfterTimeout = false;
 
   constructor(options: CubicOptions = {}) {
     super(options);
@@ -73,26 +79,24 @@ export class Cubic extends CongestionBase {
   }
 
   protected override saveState(): void {
-    const v = this.saved;
-    v[0] = this.wMax;
-    v[1] = this.k;
-    v[2] = this.epochStart;
-    v[3] = this.cwndEpoch;
-    v[4] = this.wEst;
-    v[5] = this.cwndPrior;
-    v[6] = this.afterTimeout ? 1 : 0;
+    this.savedWMax = this.wMax;
+    this.savedK = this.k;
+    this.savedEpoch = this.epochStart;
+    this.savedCwndEpoch = this.cwndEpoch;
+    this.savedWEst = this.wEst;
+    this.savedCwndPrior = this.cwndPrior;
+    this.savedAfterTimeout = this.afterTimeout;
   }
 
   protected override restoreState(): void {
     // RFC 9438 4.9 (spurious fast retransmits / timeouts): the state before the congestion event.
-    const v = this.saved;
-    this.wMax = v[0];
-    this.k = v[1];
-    this.epochStart = v[2];
-    this.cwndEpoch = v[3];
-    this.wEst = v[4];
-    this.cwndPrior = v[5];
-    this.afterTimeout = v[6] === 1;
+    this.wMax = this.savedWMax;
+    this.k = this.savedK;
+    this.epochStart = this.savedEpoch;
+    this.cwndEpoch = this.savedCwndEpoch;
+    this.wEst = this.savedWEst;
+    this.cwndPrior = this.savedCwndPrior;
+    this.afterTimeout = this.savedAfterTimeout;
   }
 
   protected override onTimeoutReset(_now: number): void {

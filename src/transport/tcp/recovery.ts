@@ -70,7 +70,8 @@ export interface RecoverySender {
 export class LossRecovery {
   readonly board = new Scoreboard();
   readonly rack = new Rack();
-  readonly prr = new Prr();
+  /** PRR's state, made at the first fast recovery (most connections never have one). */
+  private prrState: Prr | null = null;
   state: CaState = CaState.Open;
   /** RFC 6582 / 6675 "recover" (RecoveryPoint), Linux's high_seq: SND.NXT when recovery began. */
   recoverPoint: number;
@@ -99,6 +100,16 @@ export class LossRecovery {
     this.c = c;
     this.cfg = cfg;
     this.recoverPoint = iss;
+  }
+
+  /** PRR (RFC 6937) for the current fast recovery. */
+  get prr(): Prr {
+    let p = this.prrState;
+    if (p === null) {
+      p = new Prr();
+      this.prrState = p;
+    }
+    return p;
   }
 
   /** In fast recovery or timeout recovery. */

@@ -233,7 +233,7 @@ export class RecvBuffer {
    * RFC 2018 SACK blocks for the out-of-order data, given the current RCV.NXT: written to `out` as
    * (left edge, right edge) pairs, most recently received first (RFC 2018 4: the first block holds
    * the segment that triggered this ACK). Returns the number of blocks (at most `maxBlocks`: 4, or 3
-   * alongside timestamps).
+   * alongside timestamps), written from pair index `first` on (after a D-SACK block, RFC 2883).
    */
   sackBlocks(rcvNxt: number, out: Uint32Array | number[], maxBlocks = 4, first = 0): number {
     let k = first;

@@ -7,11 +7,12 @@
  * reported, never marked.
  *
  * Records cover [SND.UNA, SND.NXT) exactly, in sequence order, without gaps (a FIN takes one
- * sequence number in the record that carries it). They live in parallel typed arrays between `lo`
- * and `hi` (no object per segment): a cumulative ACK drops records from the front, a new segment
- * appends one at the back (the arrays are compacted or doubled when the back is reached), and a
- * record is split only when a SACK block or a shorter retransmission covers part of it. The arrays
- * grow with the segments in flight, which the send buffer bounds.
+ * sequence number in the record that carries it). They live in one Float64Array, four numbers a
+ * record (start, end, last transmission, flags), between `lo` and `hi` (no object per segment, one
+ * allocation to grow): a cumulative ACK drops records from the front, a new segment appends one at
+ * the back (the array is compacted or doubled when the back is reached), and a record is split only
+ * when a SACK block or a shorter retransmission covers part of it. The array grows with the
+ * segments in flight, which the send buffer bounds.
  */
 import { seqGe, seqGt, seqLe, seqLt } from "./seqnum.ts";
 
@@ -35,17 +36,15 @@ export interface DeliveryListener {
 /** RFC 6675 2: DupThresh. */
 export const DUP_THRESH = 3;
 
-const INITIAL = 16;
-const EMPTY_U32 = new Uint32Array(0);
-const EMPTY_F64 = new Float64Array(0);
-const EMPTY_U8 = new Uint8Array(0);
+/** Records allocated at first: a typed array of up to 64 bytes stays on V8's heap (cheap). */
+const INITIAL = 2;
+/** Numbers per record: start, end, time, flags. */
+const W = 4;
+const EMPTY = new Float64Array(0);
 
 export class Scoreboard {
-  // Allocated when the first segment is sent (an idle connection holds none).
-  private st = EMPTY_U32;
-  private en = EMPTY_U32;
-  private tm = EMPTY_F64;
-  private fl = EMPTY_U8;
+  /** The records (allocated when the first segment is sent: an idle connection holds none). */
+  private r = EMPTY;
   private lo = 0;
   private hi = 0;
   /** Bytes SACKed, deemed lost, and retransmitted-and-in-flight (over the records). */
@@ -69,16 +68,16 @@ export class Scoreboard {
 
   /** Record `i` (0 = the one at SND.UNA): first sequence number, end, last transmission, flags. */
   seqOf(i: number): number {
-    return this.st[this.lo + i];
+    return this.r[(this.lo + i) * W];
   }
   endOf(i: number): number {
-    return this.en[this.lo + i];
+    return this.r[(this.lo + i) * W + 1];
   }
   timeOf(i: number): number {
-    return this.tm[this.lo + i];
+    return this.r[(this.lo + i) * W + 2];
   }
   flagsOf(i: number): number {
-    return this.fl[this.lo + i];
+    return this.r[(this.lo + i) * W + 3];
   }
 
   /** RFC 6675 4 SetPipe() for a FlightSize of `flight` bytes (SND.NXT - SND.UNA). */
@@ -99,12 +98,13 @@ export class Scoreboard {
 
   /** A new segment [seq, end) was sent at `time` (seq is the previous record's end). */
   push(seq: number, end: number, time: number): void {
-    if (this.hi === this.st.length) this.makeRoom();
-    const j = this.hi++;
-    this.st[j] = seq >>> 0;
-    this.en[j] = end >>> 0;
-    this.tm[j] = time;
-    this.fl[j] = 0;
+    if (this.hi * W === this.r.length) this.makeRoom();
+    const o = this.hi++ * W;
+    const r = this.r;
+    r[o] = seq >>> 0;
+    r[o + 1] = end >>> 0;
+    r[o + 2] = time;
+    r[o + 3] = 0;
   }
 
   /**
@@ -113,13 +113,11 @@ export class Scoreboard {
    */
   ack(una: number, to: DeliveryListener | null): number {
     let delivered = 0;
-    const st = this.st;
-    const en = this.en;
-    const fl = this.fl;
-    while (this.lo < this.hi && seqLe(en[this.lo], una)) {
-      const j = this.lo++;
-      const len = (en[j] - st[j]) >>> 0;
-      const f = fl[j];
+    const r = this.r;
+    while (this.lo < this.hi && seqLe(r[this.lo * W + 1], una)) {
+      const o = this.lo++ * W;
+      const len = (r[o + 1] - r[o]) >>> 0;
+      const f = r[o + 3];
       if (f & Seg.Sacked) {
         this.sackedBytes -= len;
         this.sackedSegs--;
@@ -130,24 +128,24 @@ export class Scoreboard {
           this.retransBytes -= len;
           this.retransSegs--;
         }
-        if (to !== null) to.delivered(this.tm[j], en[j], f, false);
+        if (to !== null) to.delivered(r[o + 2], r[o + 1], f, false);
       }
     }
     if (this.lo === this.hi) {
       this.lo = 0;
       this.hi = 0;
-    } else if (seqLt(st[this.lo], una)) {
+    } else if (seqLt(r[this.lo * W], una)) {
       // Part of a segment acknowledged (a peer that trimmed it, or a re-segmentation).
-      const j = this.lo;
-      const part = (una - st[j]) >>> 0;
-      const f = fl[j];
+      const o = this.lo * W;
+      const part = (una - r[o]) >>> 0;
+      const f = r[o + 3];
       if (f & Seg.Sacked) this.sackedBytes -= part;
       else {
         delivered += part;
         if (f & Seg.Lost) this.lostBytes -= part;
         if (f & Seg.Retrans) this.retransBytes -= part;
       }
-      st[j] = una >>> 0;
+      r[o] = una >>> 0;
     }
     return delivered;
   }
@@ -156,8 +154,9 @@ export class Scoreboard {
    * Apply the SACK blocks of one ACK (`blocks[2i]`, `blocks[2i+1]` for i < `count`) after SND.UNA
    * moved to `una`; `nxt` is SND.NXT; `segAck` the ACK's own acknowledgment number (below `una`
    * for an ACK overtaken on the path). A first block at or below `segAck` or inside the second
-   * block is a D-SACK (RFC 2883 4): reported in `dsack`, not marked. Blocks outside (SND.UNA, SND.NXT] are ignored (invalid or forged). Newly SACKed records
-   * go to `to`; returns the bytes newly SACKed.
+   * block is a D-SACK (RFC 2883 4): reported in `dsack`, not marked. Blocks outside (SND.UNA,
+   * SND.NXT] are ignored (invalid or forged). Newly SACKed records go to `to`; returns the bytes
+   * newly SACKed.
    */
   sack(
     una: number,
@@ -192,36 +191,38 @@ export class Scoreboard {
 
   /** Mark record `i` lost (clearing a retransmission in flight: it was lost too). False: SACKed. */
   markLost(i: number): boolean {
-    const j = this.lo + i;
-    const f = this.fl[j];
+    const o = (this.lo + i) * W;
+    const r = this.r;
+    const f = r[o + 3];
     if (f & Seg.Sacked) return false;
-    const len = (this.en[j] - this.st[j]) >>> 0;
+    const len = (r[o + 1] - r[o]) >>> 0;
     if ((f & Seg.Lost) === 0) this.lostBytes += len;
     if (f & Seg.Retrans) {
       this.retransBytes -= len;
       this.retransSegs--;
     }
-    this.fl[j] = (f | Seg.Lost) & ~Seg.Retrans;
+    r[o + 3] = (f | Seg.Lost) & ~Seg.Retrans;
     return true;
   }
 
   /** Record `i` was retransmitted at `time`. */
   retransmitted(i: number, time: number): void {
-    const j = this.lo + i;
-    const f = this.fl[j];
+    const o = (this.lo + i) * W;
+    const r = this.r;
+    const f = r[o + 3];
     if ((f & Seg.Retrans) === 0 && (f & Seg.Sacked) === 0) {
-      this.retransBytes += (this.en[j] - this.st[j]) >>> 0;
+      this.retransBytes += (r[o + 1] - r[o]) >>> 0;
       this.retransSegs++;
     }
-    this.fl[j] = f | Seg.Retrans | Seg.EverRetrans;
-    this.tm[j] = time;
+    r[o + 3] = f | Seg.Retrans | Seg.EverRetrans;
+    r[o + 2] = time;
   }
 
   /** The first record at or after `i` that is lost and not retransmitted since; -1 if none. */
   nextLost(i: number): number {
-    const fl = this.fl;
+    const r = this.r;
     for (let j = this.lo + i; j < this.hi; j++) {
-      if ((fl[j] & (Seg.Lost | Seg.Retrans | Seg.Sacked)) === Seg.Lost) return j - this.lo;
+      if ((r[j * W + 3] & (Seg.Lost | Seg.Retrans | Seg.Sacked)) === Seg.Lost) return j - this.lo;
     }
     return -1;
   }
@@ -233,13 +234,14 @@ export class Scoreboard {
    */
   markLost6675(mss: number): number {
     const before = this.lostBytes;
+    const r = this.r;
     let bytes = 0;
     let runs = 0;
     let inRun = false;
     let j = this.hi - 1;
     for (; j >= this.lo; j--) {
-      if (this.fl[j] & Seg.Sacked) {
-        bytes += (this.en[j] - this.st[j]) >>> 0;
+      if (r[j * W + 3] & Seg.Sacked) {
+        bytes += (r[j * W + 1] - r[j * W]) >>> 0;
         if (!inRun) runs++;
         inRun = true;
       } else {
@@ -248,8 +250,7 @@ export class Scoreboard {
       }
     }
     for (; j >= this.lo; j--) {
-      const f = this.fl[j];
-      if ((f & (Seg.Sacked | Seg.Lost)) === 0) this.markLost(j - this.lo);
+      if ((r[j * W + 3] & (Seg.Sacked | Seg.Lost)) === 0) this.markLost(j - this.lo);
     }
     return this.lostBytes - before;
   }
@@ -263,14 +264,15 @@ export class Scoreboard {
    */
   rackDetect(xmitTime: number, endSeq: number, wait: number, now: number): number {
     let timeout = 0;
-    const fl = this.fl;
+    const r = this.r;
     for (let j = this.lo; j < this.hi; j++) {
-      const f = fl[j];
+      const o = j * W;
+      const f = r[o + 3];
       if (f & Seg.Sacked) continue;
       // Lost and waiting for its retransmission: nothing to decide.
       if ((f & (Seg.Lost | Seg.Retrans)) === Seg.Lost) continue;
-      const t = this.tm[j];
-      if (t > xmitTime || (t === xmitTime && seqGt(this.en[j], endSeq))) {
+      const t = r[o + 2];
+      if (t > xmitTime || (t === xmitTime && seqGt(r[o + 1], endSeq))) {
         // Sent after the delivered one. Original transmissions are in sequence and time order, and
         // any later record was first sent after this one: nothing further can be older.
         if ((f & Seg.EverRetrans) === 0) break;
@@ -290,21 +292,21 @@ export class Scoreboard {
    * reneged (RFC 2018 8): the SACK marks are dropped first.
    */
   markAllLost(sentAfter: number): void {
-    if (this.hi > this.lo && this.fl[this.lo] & Seg.Sacked) this.clearSacked();
+    if (this.hi > this.lo && this.r[this.lo * W + 3] & Seg.Sacked) this.clearSacked();
     for (let j = this.lo; j < this.hi; j++) {
-      if (j === this.lo || this.tm[j] <= sentAfter) this.markLost(j - this.lo);
+      if (j === this.lo || this.r[j * W + 2] <= sentAfter) this.markLost(j - this.lo);
     }
   }
 
   /** Undo (RFC 3708 / 4015 / 5682): the losses were not real; nothing is deemed lost any more. */
   clearLost(): void {
-    for (let j = this.lo; j < this.hi; j++) this.fl[j] &= ~Seg.Lost;
+    for (let j = this.lo; j < this.hi; j++) this.r[j * W + 3] &= ~Seg.Lost;
     this.lostBytes = 0;
   }
 
   /** Forget the SACK marks (the receiver reneged). */
   clearSacked(): void {
-    for (let j = this.lo; j < this.hi; j++) this.fl[j] &= ~Seg.Sacked;
+    const r = this.r;
     this.sackedBytes = 0;
     this.sackedSegs = 0;
     // Lost and retransmitted bytes were only counted for unSACKed records: recount them.
@@ -312,9 +314,11 @@ export class Scoreboard {
     this.retransBytes = 0;
     this.retransSegs = 0;
     for (let j = this.lo; j < this.hi; j++) {
-      const len = (this.en[j] - this.st[j]) >>> 0;
-      if (this.fl[j] & Seg.Lost) this.lostBytes += len;
-      if (this.fl[j] & Seg.Retrans) {
+      const o = j * W;
+      r[o + 3] &= ~Seg.Sacked;
+      const len = (r[o + 1] - r[o]) >>> 0;
+      if (r[o + 3] & Seg.Lost) this.lostBytes += len;
+      if (r[o + 3] & Seg.Retrans) {
         this.retransBytes += len;
         this.retransSegs++;
       }
@@ -323,90 +327,75 @@ export class Scoreboard {
 
   /** Split record `i` at sequence number `at` (inside it): record i + 1 starts there. */
   split(i: number, at: number): void {
-    if (this.hi === this.st.length) this.makeRoom();
-    const j = this.lo + i;
-    const n = this.hi - j - 1;
-    if (n > 0) {
-      this.st.copyWithin(j + 2, j + 1, this.hi);
-      this.en.copyWithin(j + 2, j + 1, this.hi);
-      this.tm.copyWithin(j + 2, j + 1, this.hi);
-      this.fl.copyWithin(j + 2, j + 1, this.hi);
-    }
+    if (this.hi * W === this.r.length) this.makeRoom();
+    const r = this.r;
+    const o = (this.lo + i) * W;
+    r.copyWithin(o + 2 * W, o + W, this.hi * W);
     this.hi++;
-    this.st[j + 1] = at >>> 0;
-    this.en[j + 1] = this.en[j];
-    this.tm[j + 1] = this.tm[j];
-    this.fl[j + 1] = this.fl[j];
-    this.en[j] = at >>> 0;
-    if (this.fl[j] & Seg.Sacked) this.sackedSegs++;
-    if (this.fl[j] & Seg.Retrans) this.retransSegs++;
+    r[o + W] = at >>> 0;
+    r[o + W + 1] = r[o + 1];
+    r[o + W + 2] = r[o + 2];
+    r[o + W + 3] = r[o + 3];
+    r[o + 1] = at >>> 0;
+    if (r[o + 3] & Seg.Sacked) this.sackedSegs++;
+    if (r[o + 3] & Seg.Retrans) this.retransSegs++;
   }
 
-  /** Index of the first record whose end is after `seq` (count when none). */
+  /** Index of the first record whose end is after `seq` (`hi` when none). */
   private find(seq: number): number {
     // Binary search on the ends, relative to the first record's start (all within 2^31).
-    const base = this.st[this.lo];
+    const r = this.r;
+    const base = r[this.lo * W];
     const x = (seq - base) >>> 0;
     let a = this.lo;
     let b = this.hi;
     while (a < b) {
       const m = (a + b) >>> 1;
-      if ((this.en[m] - base) >>> 0 <= x) a = m + 1;
+      if ((r[m * W + 1] - base) >>> 0 <= x) a = m + 1;
       else b = m;
     }
     return a;
   }
 
-  private markSacked(l: number, r: number, to: DeliveryListener | null): void {
+  private markSacked(l: number, rEdge: number, to: DeliveryListener | null): void {
     if (this.lo === this.hi) return;
     // Relative indices: a split may move the records (makeRoom).
     for (let i = this.find(l) - this.lo; i < this.hi - this.lo; i++) {
-      let j = this.lo + i;
-      if (!seqLt(this.st[j], r)) break;
-      if (this.fl[j] & Seg.Sacked) continue;
-      if (seqLt(this.st[j], l)) {
+      let o = (this.lo + i) * W;
+      if (!seqLt(this.r[o], rEdge)) break;
+      if (this.r[o + 3] & Seg.Sacked) continue;
+      if (seqLt(this.r[o], l)) {
         this.split(i, l);
         continue; // the next record is the part from l
       }
-      if (seqGt(this.en[j], r)) {
-        this.split(i, r);
-        j = this.lo + i;
+      if (seqGt(this.r[o + 1], rEdge)) {
+        this.split(i, rEdge);
+        o = (this.lo + i) * W;
       }
-      const f = this.fl[j];
-      const len = (this.en[j] - this.st[j]) >>> 0;
+      const r = this.r;
+      const f = r[o + 3];
+      const len = (r[o + 1] - r[o]) >>> 0;
       if (f & Seg.Lost) this.lostBytes -= len;
       if (f & Seg.Retrans) {
         this.retransBytes -= len;
         this.retransSegs--;
       }
-      this.fl[j] = (f | Seg.Sacked) & ~(Seg.Lost | Seg.Retrans);
+      r[o + 3] = (f | Seg.Sacked) & ~(Seg.Lost | Seg.Retrans);
       this.sackedBytes += len;
       this.sackedSegs++;
-      if (to !== null) to.delivered(this.tm[j], this.en[j], f, true);
+      if (to !== null) to.delivered(r[o + 2], r[o + 1], f, true);
     }
   }
 
   private makeRoom(): void {
     const n = this.hi - this.lo;
-    if (this.lo > 0 && n < this.st.length >>> 1) {
-      this.st.copyWithin(0, this.lo, this.hi);
-      this.en.copyWithin(0, this.lo, this.hi);
-      this.tm.copyWithin(0, this.lo, this.hi);
-      this.fl.copyWithin(0, this.lo, this.hi);
+    const size = this.r.length / W;
+    if (this.lo > 0 && n < size >>> 1) {
+      this.r.copyWithin(0, this.lo * W, this.hi * W);
     } else {
-      const size = Math.max(INITIAL, this.st.length * 2);
-      const st = new Uint32Array(size);
-      const en = new Uint32Array(size);
-      const tm = new Float64Array(size);
-      const fl = new Uint8Array(size);
-      st.set(this.st.subarray(this.lo, this.hi));
-      en.set(this.en.subarray(this.lo, this.hi));
-      tm.set(this.tm.subarray(this.lo, this.hi));
-      fl.set(this.fl.subarray(this.lo, this.hi));
-      this.st = st;
-      this.en = en;
-      this.tm = tm;
-      this.fl = fl;
+      const next = new Float64Array(Math.max(INITIAL, size * 2) * W);
+      next.set(this.r.subarray(this.lo * W, this.hi * W));
+      this.r = next;
     }
     this.lo = 0;
     this.hi = n;

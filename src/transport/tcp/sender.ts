@@ -60,7 +60,7 @@ export abstract class TcpSender extends Tcb {
       const expected = this.tsOk ? Math.max(1, Math.ceil(flight / (2 * this.smss))) : 1;
       this.rtt.sample(sample, expected);
     }
-    this.cc.onAckSample(ack, this.sndNxt, sample);
+    this.cc.onAckSample(ack, this.sndNxt, sample, flight);
     // RFC 6298 5.7 (after Karn): new data acknowledged restores the RTO from the estimate.
     this.rtt.resetBackoff();
     this.retries = 0;
@@ -131,9 +131,10 @@ export abstract class TcpSender extends Tcb {
     sent = this.sendNewData(false) || sent;
     if (!sent && this.ackNow) this.sendAck();
     // RFC 6298 5.1: the retransmission timer runs while data is outstanding; RFC 8985 7.2: new data
-    // (re)starts the probe timer in its place.
+    // (re)starts the probe timer in its place. A probe timer already running is left alone (no
+    // timer queue update per segment): when it fires it waits out the PTO from the newest segment.
     if (this.flight > 0) {
-      if (this.rtoAt === Infinity || (this.sndNxt !== nxt && this.xmitKind !== Xmit.Reorder && rec.ptoAllowed())) {
+      if (this.rtoAt === Infinity || (this.sndNxt !== nxt && this.xmitKind === Xmit.Rto && rec.ptoAllowed())) {
         this.armRto(now);
       }
       this.persistAt = Infinity;
@@ -342,6 +343,16 @@ export abstract class TcpSender extends Tcb {
   protected onProbeTimeout(now: number): void {
     const b = this.rec.board;
     if (this.flight === 0 || b.count === 0) return;
+    // The PTO counts from the newest segment sent (its record is the last): later sends did not
+    // move the timer, so it may have fired early.
+    const rtt = this.rtt;
+    const pto = Rack.pto(rtt.srtt, rtt.hasSample, this.flight, this.smss, this.host.config.tlpMaxAckDelay);
+    const due = Math.min(b.timeOf(b.count - 1) + pto, now + rtt.rto);
+    if (due > now) {
+      this.rtoAt = due;
+      this.xmitKind = Xmit.Probe;
+      return;
+    }
     this.host.count("tlp");
     let retransmission = false;
     const flight = this.flight;
