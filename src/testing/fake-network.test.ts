@@ -443,3 +443,29 @@ test("lendFrames: frames arrive borrowed, in reused memory poisoned when receive
     }
   }
 });
+
+test("a link's filter drops or delays chosen frames before the random impairments", () => {
+  const { net, a, b, link } = twoHosts(1, { latency: 5 });
+  link.options.filter = (frame, sender) => {
+    const seq = seqOf(frame);
+    if (sender === "a" && seq === 1) return false;
+    if (seq === 2) return 20;
+    return undefined;
+  };
+  const notes: string[] = [];
+  link.tap((r) => {
+    if (r.dir === "drop") notes.push(`${seqOf(r.bytes)} ${r.note}`);
+  });
+  burst(net, a, 4);
+  net.runUntilIdle();
+  assert.deepEqual(notes, ["1 lost"]);
+  assert.deepEqual(
+    b.received.map((r) => [seqOf(r.bytes), r.time]),
+    [
+      [0, 5],
+      [3, 5],
+      [2, 25],
+    ],
+  );
+  assert.equal(link.stats.lost, 1);
+});

@@ -44,6 +44,13 @@ export interface LinkOptions {
   reorderDelay?: number;
   /** Frames longer than this are dropped (default unlimited). */
   maxFrame?: number;
+  /**
+   * A scripted impairment, decided per frame before the random ones: return `false` to drop the
+   * frame (noted "lost"), a number to delay its delivery by that many more ms, anything else to
+   * let it pass. `sender` is the sending host's name. For deterministic scenarios ("drop the
+   * third data segment and its first retransmission").
+   */
+  filter?: (frame: Uint8Array, sender: string, time: number) => boolean | number | undefined;
 }
 
 export interface SegmentOptions extends LinkOptions {
@@ -441,7 +448,18 @@ export class FakeNetwork<H extends EntryPoints = EntryPoints> {
       port.busyUntil = departure;
     }
     const rng = this.rng;
-    const latency = o.latency ?? 0;
+    let latency = o.latency ?? 0;
+    if (o.filter !== undefined) {
+      const verdict = o.filter(bytes, from.name, now);
+      if (verdict === false) {
+        for (const p of dests) {
+          link.stats.lost++;
+          drop(p, "lost");
+        }
+        return;
+      }
+      if (typeof verdict === "number") latency += verdict;
+    }
     for (const p of dests) {
       if (rng.chance(o.loss ?? 0)) {
         link.stats.lost++;

@@ -98,7 +98,9 @@ function settle(a: Host, b: Host): void {
 }
 
 /** A connection from a to b, established, with b's side accepted; no frame pending. */
-function connected(tcp: Partial<TcpConfig> = {}) {
+function connected(options: Partial<TcpConfig> = {}) {
+  // Quick ACKs (the first segments ACKed one by one) off: these tests are about the ACKs after them.
+  const tcp = { quickAcks: 0, ...options };
   const clock = new FakeClock(1000);
   const a = host(clock, 1, "02:00:00:00:00:01", "10.0.0.1/24", tcp);
   const b = host(clock, 2, "02:00:00:00:00:02", "10.0.0.2/24", tcp);

@@ -96,8 +96,35 @@ export interface TcpConfig extends Required<TcpSocketOptions> {
    * (RFC 5961 10; Linux's tcp_invalid_ratelimit). Default 500.
    */
   invalidAckRatelimitMs: number;
-  /** Out-of-order ranges kept per connection (bounded reassembly). Default 16. */
+  /**
+   * Out-of-order ranges (holes) kept per connection. The out-of-order bytes themselves are bounded
+   * by the receive buffer (they sit in its ring, inside the advertised window); this bounds the
+   * bookkeeping. A segment that would need one more range is dropped (counter `tcp.ooo-drop`).
+   * Default 256 (a 256 KiB window of 1448-byte segments has at most 91 holes).
+   */
   maxOooRanges: number;
+  /**
+   * RACK-TLP loss detection (RFC 8985) with SACK: time-based, with tail loss probes. False: RFC
+   * 6675's DupThresh rules (IsLost) and the retransmission timeout for tail and repeated losses.
+   * Default true.
+   */
+  rack: boolean;
+  /**
+   * Worst-case delayed ACK of the peer (ms) added to the tail loss probe timeout when one segment is
+   * in flight (RFC 8985 7.2's WCDelAckT). Default 200.
+   */
+  tlpMaxAckDelay: number;
+  /** F-RTO (RFC 5682, SACK-enhanced): detect spurious retransmission timeouts. Default true. */
+  frto: boolean;
+  /** HyStart++ (RFC 9406) in the first slow start. Default true. */
+  hystart: boolean;
+  /** Send D-SACK blocks (RFC 2883) for duplicate segments received. Default true. */
+  dsack: boolean;
+  /**
+   * Segments ACKed at once (no delayed ACK) at the start of a connection, so the peer's slow start
+   * is not slowed by our delayed ACKs (Linux's quick ACK mode, TCP_MAX_QUICKACKS). Default 16.
+   */
+  quickAcks: number;
   /** Ephemeral port range (RFC 6335 6 / RFC 6056). */
   ephemeralMin: number;
   ephemeralMax: number;
@@ -140,7 +167,13 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = {
   challengeAckRate: 1000,
   challengeAckBurst: 100,
   invalidAckRatelimitMs: 500,
-  maxOooRanges: 16,
+  maxOooRanges: 256,
+  rack: true,
+  tlpMaxAckDelay: 200,
+  frto: true,
+  hystart: true,
+  dsack: true,
+  quickAcks: 16,
   ephemeralMin: 49152,
   ephemeralMax: 65535,
   maxConnections: 1 << 20,
@@ -152,10 +185,17 @@ export function resolveTcpConfig(partial: Partial<TcpConfig> = {}): TcpConfig {
   if (!(c.delayedAckMs >= 0 && c.delayedAckMs <= 500)) throw new RangeError("delayedAckMs must be 0..500");
   if (!(c.minRto > 0 && c.maxRto >= c.minRto)) throw new RangeError("bad RTO bounds");
   if (!(c.sendBufferSize >= 0 && c.recvBufferSize >= 0)) throw new RangeError("bad buffer size");
+  if (!(Number.isInteger(c.maxOooRanges) && c.maxOooRanges >= 1)) throw new RangeError("maxOooRanges must be >= 1");
+  if (!(c.quickAcks >= 0 && c.tlpMaxAckDelay >= 0)) throw new RangeError("bad quickAcks or tlpMaxAckDelay");
   return c;
 }
 
 /** A new congestion controller by name. */
-export function makeCongestion(name: CongestionName, mss: number, initialWindow: number): CongestionControl {
-  return name === "newreno" ? new NewReno({ mss, initialWindow }) : new Cubic({ mss, initialWindow });
+export function makeCongestion(
+  name: CongestionName,
+  mss: number,
+  initialWindow: number,
+  hystart = true,
+): CongestionControl {
+  return name === "newreno" ? new NewReno({ mss, initialWindow, hystart }) : new Cubic({ mss, initialWindow, hystart });
 }

@@ -1,5 +1,8 @@
 /**
- * Congestion control behind a small interface (RFC 5681's model), shared by NewReno and CUBIC.
+ * Congestion control behind a small interface (RFC 5681's model), shared by NewReno and CUBIC, with
+ * HyStart++ (RFC 9406) in the first slow start, a window set from outside during fast recovery
+ * (PRR, RFC 6937, computed by the loss recovery) and undo of a reduction found to be spurious
+ * (RFC 3708 / RFC 4015 / RFC 5682: the state before the reduction is restored).
  *
  * The state machine owns loss detection (duplicate ACKs, the SACK scoreboard, the retransmission
  * timer) and tells the controller what happened; the controller owns `cwnd` and `ssthresh`.
@@ -9,6 +12,8 @@
  * acknowledged, before the ACK's bytes are removed), which lets the controller tell a
  * window-limited sender from an application-limited one (RFC 7661's concern).
  */
+
+import { HyStart } from "./hystart.ts";
 
 export interface CongestionControl {
   /** "newreno", "cubic". */
@@ -41,6 +46,17 @@ export interface CongestionControl {
   onRetransmitTimeout(now: number, inFlight: number): void;
   /** RFC 5681 4.1: sending restarts after an idle period longer than the RTO. */
   onIdleRestart(now: number): void;
+  /**
+   * Every ACK that acknowledged new data, before `onAck`: the ACK, SND.NXT, an RTT sample taken
+   * from it (negative: none) and FlightSize before it. Drives HyStart++ (RFC 9406) in slow start.
+   */
+  onAckSample(ack: number, sndNxt: number, rtt: number, inFlight: number): void;
+  /** Set cwnd (bytes) during fast recovery: PRR (RFC 6937) computes it. */
+  setCwnd(bytes: number): void;
+  /** A congestion episode begins: remember the state its reductions may have to be undone to. */
+  saveUndo(): void;
+  /** The episode's reductions were spurious: restore the state `saveUndo` kept (at least that cwnd). */
+  undo(): void;
 }
 
 export interface CongestionOptions {
@@ -55,6 +71,8 @@ export interface CongestionOptions {
    * Default 2 (so delayed ACKs do not halve slow start's rate); RFC 5681 3.1's strict rule is 1.
    */
   abcLimit?: number;
+  /** HyStart++ (RFC 9406) in the first slow start. Default true. */
+  hystart?: boolean;
 }
 
 /** RFC 5681 3.1: IW = 2, 3 or 4 segments depending on SMSS. */
@@ -83,11 +101,18 @@ export abstract class CongestionBase implements CongestionControl {
   protected timedOut = false;
   /** Has any data been acknowledged (setMss may reset the IW before that). */
   protected started = false;
+  /** HyStart++ for the first slow start (created at the first ACK), or null (off, or done). */
+  protected hystart: HyStart | null = null;
+  private hystartOn: boolean;
+  /** The state `saveUndo` kept: cwnd, ssthresh (NaN: nothing saved). */
+  protected undoW = Number.NaN;
+  protected undoThresh = 0;
 
   constructor(options: CongestionOptions = {}) {
     this.smss = options.mss ?? 1460;
     this.iwSegments = options.initialWindow ?? 0;
     this.abcLimit = options.abcLimit ?? 2;
+    this.hystartOn = options.hystart !== false;
     this.w = this.initialWindow();
   }
 
@@ -128,8 +153,11 @@ export abstract class CongestionBase implements CongestionControl {
     // RFC 7661 spirit: an application-limited sender (far below cwnd) does not grow cwnd.
     if (inFlight * 2 < this.w) return;
     if (this.w < this.thresh) {
-      // RFC 5681 3.1 (with RFC 3465's L): slow start: cwnd += min(N, L * SMSS).
-      const grown = this.w + Math.min(bytesAcked, this.abcLimit * this.smss);
+      // RFC 5681 3.1 (with RFC 3465's L): slow start: cwnd += min(N, L * SMSS); RFC 9406 4.2: a
+      // quarter of that in Conservative Slow Start.
+      const hs = this.hystart;
+      const div = hs !== null && this.thresh === Number.POSITIVE_INFINITY ? hs.growthDivisor : 1;
+      const grown = this.w + Math.min(bytesAcked, this.abcLimit * this.smss) / div;
       if (grown <= this.thresh) {
         this.w = grown;
         return;
@@ -147,6 +175,9 @@ export abstract class CongestionBase implements CongestionControl {
     this.started = true;
     this.recovering = true;
     this.sackRecovery = sack;
+    // RFC 9406 4.2: a loss ends HyStart++ (slow start is over for good).
+    this.hystart = null;
+    this.hystartOn = false;
     this.thresh = Math.max(this.reducedSsthresh(now, inFlight), 2 * this.smss);
     // RFC 6675 5 step 4: cwnd = ssthresh. RFC 5681 3.2 step 3 / RFC 6582: cwnd = ssthresh + 3 * SMSS.
     this.w = sack ? this.thresh : this.thresh + 3 * this.smss;
@@ -179,6 +210,8 @@ export abstract class CongestionBase implements CongestionControl {
 
   onRetransmitTimeout(now: number, inFlight: number): void {
     this.started = true;
+    this.hystart = null;
+    this.hystartOn = false;
     this.recovering = false;
     // RFC 5681 3.1: a segment retransmitted by the timer being lost again holds ssthresh.
     if (!this.timedOut) this.thresh = Math.max(this.reducedSsthreshOnTimeout(now, inFlight), 2 * this.smss);
@@ -192,6 +225,51 @@ export abstract class CongestionBase implements CongestionControl {
     // RFC 5681 4.1: cwnd <- min(RW, cwnd) with RW = IW.
     this.w = Math.min(this.w, this.initialWindow());
   }
+
+  onAckSample(ack: number, sndNxt: number, rtt: number, inFlight: number): void {
+    if (!this.hystartOn || this.recovering || this.thresh !== Number.POSITIVE_INFINITY) return;
+    let hs = this.hystart;
+    if (hs === null) {
+      // Made once the sender fills its window (an application-limited sender builds no queue).
+      if (inFlight * 2 < this.w) return;
+      hs = new HyStart();
+      this.hystart = hs;
+    }
+    hs.onAck(ack, sndNxt, rtt);
+    if (hs.done) {
+      // RFC 9406 4.2: CSS_ROUNDS rounds of CSS: ssthresh = cwnd, congestion avoidance.
+      this.hystart = null;
+      this.hystartOn = false;
+      this.thresh = Math.max(this.w, 2 * this.smss);
+      this.enterCongestionAvoidance(0);
+    }
+  }
+
+  setCwnd(bytes: number): void {
+    this.w = Math.max(bytes, this.smss);
+  }
+
+  saveUndo(): void {
+    this.undoW = this.w;
+    // Linux's tcp_current_ssthresh: an undo restores ssthresh to at least 3/4 of this cwnd.
+    this.undoThresh = Math.max(this.thresh, 0.75 * this.w);
+    this.saveState();
+  }
+
+  undo(): void {
+    if (Number.isNaN(this.undoW)) return;
+    // Linux's tcp_undo_cwnd_reduction: the window and threshold from before, or more.
+    this.recovering = false;
+    this.timedOut = false;
+    this.w = Math.max(this.w, this.undoW);
+    this.thresh = Math.max(this.thresh, this.undoThresh);
+    this.restoreState();
+    this.undoW = Number.NaN;
+  }
+
+  /** Keep what `restoreState` brings back on undo (the controller's own state). */
+  protected saveState(): void {}
+  protected restoreState(): void {}
 
   /** ssthresh after a loss detected by ACKs (before the 2 * SMSS floor). */
   protected abstract reducedSsthresh(now: number, inFlight: number): number;

@@ -466,7 +466,7 @@ test("zero window: a reader that stops shrinks the window to zero, probes keep i
 });
 
 test("delayed ACK: one small segment is ACKed after the delay, two full segments at once", () => {
-  const { net, a, b, seen } = setup({}, { delayedAckMs: 40 });
+  const { net, a, b, seen } = setup({}, { delayedAckMs: 40, quickAcks: 0 });
   const { cid } = establish(net, a, b);
   net.run(net.now + 1000);
   let n = seen.length;

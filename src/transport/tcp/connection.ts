@@ -1,71 +1,45 @@
 /**
  * One TCP connection: the RFC 9293 state machine (section 3.10 "Event Processing"), with
- * RFC 6298 retransmission timing, RFC 5681 / 6582 / 6675 congestion control and loss recovery,
- * RFC 7323 window scaling, timestamps and PAWS, RFC 2018 SACK, RFC 5961 blind-attack defences,
- * RFC 1122 / 9293 delayed ACKs, Nagle, keepalive, persist and silly window avoidance.
+ * RFC 6298 retransmission timing, RFC 5681 congestion control with the loss recovery of
+ * recovery.ts (RACK-TLP RFC 8985, PRR RFC 6937, RFC 6675 / 6582, undo RFC 3708 / 4015, F-RTO RFC
+ * 5682), RFC 7323 window scaling, timestamps and PAWS, RFC 2018 SACK and RFC 2883 D-SACK,
+ * RFC 5961 blind-attack defences, RFC 1122 / 9293 delayed ACKs (with quick ACKs at the start),
+ * Nagle, keepalive, persist and silly window avoidance.
+ *
+ * The variables are in tcb.ts, the send side in sender.ts (this class extends both).
  *
  * A connection never touches the network or the clock itself: it calls its `ConnHost` (the
  * `TcpLayer`) to transmit a segment (the payload is a range of its send buffer, copied once into
  * the outgoing packet), to (re)schedule its single timer and to emit events. All the connection's
  * timers (retransmission, persist, delayed ACK, keepalive, TIME-WAIT / FIN-WAIT-2) are deadlines
- * here, multiplexed onto one `Timer` in the core queue at their minimum.
+ * here, multiplexed onto one `Timer` in the core queue at their minimum. The retransmission
+ * deadline is one of three kinds (as Linux's): the RTO, the tail loss probe, or RACK's reordering
+ * timer; the probe and the reordering timer never back the RTO off.
  */
-import type { ErrorCode, SocketId, TimerId } from "../../context.ts";
-import type { IpVersion } from "../../ip/version.ts";
-import { Timer } from "../../timers.ts";
+import type { ErrorCode } from "../../context.ts";
 import { TcpFlags, type TcpView } from "../../wire/tcp.ts";
 import type { TcpOptions } from "../../wire/tcp-options.ts";
-import type { TcpConfig } from "./config.ts";
-import type { CongestionControl } from "./congestion.ts";
-import { RecvBuffer } from "./recv-buffer.ts";
-import { RttEstimator, RttTimer, timestampRtt } from "./rtt.ts";
-import { NextSegKind, SackScoreboard } from "./sack.ts";
-import { SendBuffer } from "./send-buffer.ts";
-import { inWindow, seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from "./seqnum.ts";
+import { CaState } from "./recovery.ts";
+import { timestampRtt } from "./rtt.ts";
+import { TcpSender } from "./sender.ts";
+import { inWindow, seqAdd, seqGe, seqGt, seqLe, seqLt, seqSub } from "./seqnum.ts";
+import { MAX_WSCALE, TcpState, Xmit } from "./tcb.ts";
 
-/** RFC 9293 3.3.2 connection states. */
-export const TcpState = {
-  Closed: 0,
-  Listen: 1,
-  SynSent: 2,
-  SynRcvd: 3,
-  Established: 4,
-  FinWait1: 5,
-  FinWait2: 6,
-  CloseWait: 7,
-  Closing: 8,
-  LastAck: 9,
-  TimeWait: 10,
-} as const;
-export type TcpState = (typeof TcpState)[keyof typeof TcpState];
+export {
+  COUNTER_NAMES,
+  type ConnHost,
+  type ConnInit,
+  type CounterName,
+  DEFAULT_MSS_V4,
+  DEFAULT_MSS_V6,
+  TCP_STATE_NAMES,
+  type TcpAddrAny,
+  TcpState,
+} from "./tcb.ts";
 
-/** State names, for logs and tests. */
-export const TCP_STATE_NAMES: readonly string[] = [
-  "CLOSED",
-  "LISTEN",
-  "SYN-SENT",
-  "SYN-RECEIVED",
-  "ESTABLISHED",
-  "FIN-WAIT-1",
-  "FIN-WAIT-2",
-  "CLOSE-WAIT",
-  "CLOSING",
-  "LAST-ACK",
-  "TIME-WAIT",
-];
-
-/** An address of either version as the connection keeps it (owned). */
-export type TcpAddrAny = number | Uint8Array;
-
-/** Largest window field (RFC 9293 3.1: 16 bits). */
-const MAX_WIN_FIELD = 0xffff;
-/** RFC 7323 2.3: the shift count is at most 14. */
-const MAX_WSCALE = 14;
 /** RFC 7323 5.5: TS.Recent older than 24 days is invalid (PAWS must not reject on it). */
 const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
-/** RFC 9293 3.7.1: default send MSS when the peer sent no MSS option. */
-export const DEFAULT_MSS_V4 = 536;
-export const DEFAULT_MSS_V6 = 1220;
+
 /**
  * Switches for tests and benchmarks: `headerPrediction` off sends every segment down the general
  * path (the fast path must not change what goes on the wire); `predicted` counts fast-path hits.
@@ -77,287 +51,7 @@ const PREDICT_MASK = TcpFlags.SYN | TcpFlags.FIN | TcpFlags.RST | TcpFlags.ACK |
 /** Bytes the timestamps option takes in every segment (NOP NOP TS). */
 const TS_OPT_LEN = 12;
 
-/** What a connection needs from its layer. */
-export interface ConnHost {
-  readonly config: TcpConfig;
-  now(): number;
-  /** Our RFC 7323 timestamp clock (ms ticks, 32-bit). */
-  tsNow(): number;
-  /** Put the connection's timer at `at` (Infinity: cancel). */
-  setTimer(c: TcpConnection, at: number): void;
-  /**
-   * Send one segment: header from the connection's fields (`seq`, `flags`), payload the send buffer
-   * range `[dataOff, dataOff + dataLen)` after SND.UNA. `opts` carries SYN options (null otherwise).
-   */
-  transmit(c: TcpConnection, seq: number, flags: number, dataOff: number, dataLen: number, syn: boolean): void;
-  /** RFC 5961 7: may a challenge ACK be sent now (rate limit)? */
-  challengeAckAllowed(): boolean;
-  /**
-   * Inside a receive batch: note that `c` owes an ACK, to be sent (one cumulative ACK) when the
-   * batch ends. False outside a batch (the ACK goes now).
-   */
-  deferAck(c: TcpConnection): boolean;
-  /** A passive connection reached ESTABLISHED: queue it for accept. False when the backlog is full. */
-  established(c: TcpConnection): boolean;
-  /** The connection reached CLOSED (`error` set when it failed) or TIME-WAIT. */
-  finished(c: TcpConnection, error: ErrorCode | null): void;
-  /** Remove the connection from every table (after CLOSED, or when TIME-WAIT ends). */
-  remove(c: TcpConnection): void;
-  emitReadable(c: TcpConnection): void;
-  emitWritable(c: TcpConnection): void;
-  emitConnected(c: TcpConnection): void;
-  /** Count an event by name. */
-  count(what: CounterName): void;
-}
-
-/** The counters a connection bumps. */
-export type CounterName =
-  | "retransmit"
-  | "rto"
-  | "fast-retransmit"
-  | "sack-recovery"
-  | "dupack"
-  | "challenge-ack"
-  | "challenge-ack-limited"
-  | "paws-drop"
-  | "out-of-window"
-  | "ack-unsent"
-  | "rst-received"
-  | "rst-ignored"
-  | "ooo-segment"
-  | "persist-probe"
-  | "keepalive-probe"
-  | "delayed-ack"
-  | "window-update"
-  | "syn-on-synchronized";
-
-/** Fields a connection is created with. */
-export interface ConnInit {
-  id: SocketId;
-  I: IpVersion<TcpAddrAny>;
-  local: TcpAddrAny;
-  localPort: number;
-  remote: TcpAddrAny;
-  remotePort: number;
-  iss: number;
-  /** Our MSS from the route (bytes of payload in a segment without options). */
-  mss: number;
-  cc: CongestionControl;
-}
-
-export class TcpConnection {
-  readonly id: SocketId;
-  readonly I: IpVersion<TcpAddrAny>;
-  readonly local: TcpAddrAny;
-  readonly localPort: number;
-  readonly remote: TcpAddrAny;
-  readonly remotePort: number;
-  readonly timer: Timer<TimerId>;
-  /** Demux hash and chain (owned by the layer). */
-  hash = 0;
-  hashNext: TcpConnection | null = null;
-  /** In the layer's demux table. */
-  inTable = false;
-  /** The listener that created this connection, until it is accepted (owned by the layer). */
-  listener: unknown = null;
-  /** Waiting in a listener's accept queue. */
-  queued = false;
-  /** Opened by a listener (passive open). */
-  passive = false;
-
-  state: TcpState = TcpState.Closed;
-
-  // ---- send sequence space (RFC 9293 3.3.1) ----
-  iss: number;
-  sndUna: number;
-  sndNxt: number;
-  /** One past the highest sequence number sent (SND.NXT before a go-back-N rewind). */
-  sndMax: number;
-  /** Send window in bytes (scaled). */
-  sndWnd = 0;
-  sndWl1 = 0;
-  sndWl2 = 0;
-  /** Largest window the peer offered (RFC 5961 5.2's MAX.SND.WND, SWS's max window). */
-  maxSndWnd = 0;
-  /** RFC 7323: shift applied to the peer's window fields. */
-  sndWscale = 0;
-
-  // ---- receive sequence space ----
-  irs = 0;
-  rcvNxt = 0;
-  /** Right edge of the window last advertised (never moved left: RFC 9293 3.8.6). */
-  rcvAdv = 0;
-  /** RFC 7323: shift we apply to our window fields (0 unless both sides sent the option). */
-  rcvWscale = 0;
-  /** The shift we offered in our SYN (before knowing whether the peer scales). */
-  rcvWscaleOffer = 0;
-  /** Last ACK value sent (RFC 7323 4.3's Last.ACK.sent). */
-  lastAckSent = 0;
-
-  sendBuf: SendBuffer;
-  recvBuf: RecvBuffer;
-
-  /** The application shut the sending side: a FIN follows the buffered data. */
-  finQueued = false;
-  /** Our FIN was acknowledged. */
-  finAcked = false;
-  /** The peer's FIN was received (in order). */
-  peerFin = false;
-  /** An out-of-order FIN at this sequence number waits for the data before it. */
-  peerFinSeq = 0;
-  peerFinPending = false;
-
-  // ---- options ----
-  /** Our MSS (route), the peer's MSS option, and the payload of a full segment (SMSS). */
-  ourMss: number;
-  peerMss: number;
-  smss: number;
-  tsOk = false;
-  tsRecent = 0;
-  tsRecentAt = 0;
-  sackOk = false;
-  wsOk = false;
-  /** What the peer's SYN offered (kept for SYN-ACK retransmissions). */
-  synOpts = { mss: -1, wscale: -1, sack: false, ts: false };
-
-  // ---- retransmission and congestion ----
-  readonly rtt: RttEstimator;
-  readonly rttTimer = new RttTimer();
-  cc: CongestionControl;
-  sb: SackScoreboard | null = null;
-  dupAcks = 0;
-  inRecovery = false;
-  recoverPoint = 0;
-  /** RFC 6675 HighRxt + 1. */
-  rxtEnd = 0;
-  retries = 0;
-  /** Segments retransmitted (TcpInfo.retransmits). */
-  retransmits = 0;
-  /** First retransmission of the current episode (for the user timeout). */
-  rtxStart = 0;
-  synRetransmitted = false;
-  persistBackoff = 0;
-  kaProbes = 0;
-  lastRecvAt = 0;
-  /** When an ACK last answered an unacceptable segment that carried nothing (rate limit). */
-  lastInvalidAckAt = -Infinity;
-  /** When the retransmission timer last sent a window probe (see windowProbeTimeout). */
-  lastProbeAt = -Infinity;
-
-  // ---- timer deadlines (Infinity: off) ----
-  rtoAt = Infinity;
-  persistAt = Infinity;
-  delackAt = Infinity;
-  kaAt = Infinity;
-  closeAt = Infinity;
-  /** The deadline the host timer is set to. */
-  timerAt = Infinity;
-
-  // ---- ACK state ----
-  ackNow = false;
-  ackDelayed = false;
-  /** Full-sized segments received since the last ACK sent. */
-  unackedSegs = 0;
-  /** On the layer's list of connections owing an ACK at the end of the receive batch. */
-  ackBatched = false;
-
-  // ---- socket flags ----
-  noDelay: boolean;
-  keepAlive: boolean;
-  keepAliveIdle: number;
-  keepAliveInterval: number;
-  keepAliveCount: number;
-  allowHalfOpen: boolean;
-  userTimeout: number;
-  userClosed = false;
-  /** `closed` (and maybe `error`) was emitted. */
-  done = false;
-  readNotified = false;
-  wantWritable = false;
-  /** An ICMP error reported while established (RFC 1122 4.2.3.9): the code used on timeout. */
-  softError: ErrorCode | null = null;
-  /** The error the connection failed with. */
-  error: ErrorCode | null = null;
-
-  private readonly host: ConnHost;
-
-  constructor(host: ConnHost, init: ConnInit, config: TcpConfig) {
-    this.host = host;
-    this.id = init.id;
-    this.I = init.I;
-    this.local = init.local;
-    this.localPort = init.localPort;
-    this.remote = init.remote;
-    this.remotePort = init.remotePort;
-    this.timer = new Timer<TimerId>({ kind: "tcp", socket: init.id });
-    this.iss = init.iss >>> 0;
-    this.sndUna = this.iss;
-    this.sndNxt = this.iss;
-    this.sndMax = this.iss;
-    this.recoverPoint = this.iss;
-    this.ourMss = init.mss;
-    this.peerMss = init.I.version === 6 ? DEFAULT_MSS_V6 : DEFAULT_MSS_V4;
-    this.smss = Math.min(this.ourMss, this.peerMss);
-    this.cc = init.cc;
-    this.sendBuf = new SendBuffer(config.sendBufferSize);
-    this.recvBuf = new RecvBuffer(config.recvBufferSize, config.maxOooRanges);
-    this.rtt = new RttEstimator({ minRto: config.minRto, maxRto: config.maxRto, initialRto: config.initialRto });
-    this.noDelay = config.noDelay;
-    this.keepAlive = config.keepAlive;
-    this.keepAliveIdle = config.keepAliveIdle;
-    this.keepAliveInterval = config.keepAliveInterval;
-    this.keepAliveCount = config.keepAliveCount;
-    this.allowHalfOpen = config.allowHalfOpen;
-    this.userTimeout = config.userTimeout;
-    let s = 0;
-    // RFC 7323 2.3: the smallest shift that lets the buffer's size be advertised.
-    while (s < MAX_WSCALE && config.recvBufferSize >>> s > MAX_WIN_FIELD) s++;
-    this.rcvWscaleOffer = config.windowScaling ? s : -1;
-  }
-
-  // ================= queries =================
-
-  /** True in states where the three-way handshake completed (RFC 9293's synchronized states). */
-  get synchronized(): boolean {
-    return this.state >= TcpState.Established;
-  }
-
-  /** Bytes sent and not acknowledged (FlightSize, sequence space including SYN/FIN). */
-  get flight(): number {
-    return seqSub(this.sndNxt, this.sndUna);
-  }
-
-  /** Buffered bytes not yet sent. */
-  get unsent(): number {
-    const sent = seqSub(this.sndNxt, this.sndUna);
-    return Math.max(this.sendBuf.length - sent, 0);
-  }
-
-  /** The FIN's sequence number (meaningful once `finQueued`). */
-  get finSeq(): number {
-    return seqAdd(this.sndUna, this.sendBuf.length);
-  }
-
-  /** Our FIN was sent (and not rewound by a retransmission timeout). */
-  get finSent(): boolean {
-    return this.finQueued && seqSub(this.sndNxt, this.sndUna) > this.sendBuf.length;
-  }
-
-  /** The window to advertise now, before scaling (RFC 9293 3.8.6.2.2 receiver SWS avoidance). */
-  receiveWindow(): number {
-    const buf = this.recvBuf;
-    const free = buf.window();
-    let cur = seqSub(this.rcvAdv, this.rcvNxt);
-    if (cur < 0) cur = 0;
-    let win = free;
-    // RFC 9293 3.8.6.2.2: move the right edge only by at least min(RCV.BUFF / 2, Eff.snd.MSS).
-    if (free - cur < Math.min(buf.capacity >>> 1, this.smss)) win = cur;
-    // (A shift, not `2 **`: the shift is at most 14, so the product stays below 2^30.)
-    const max = MAX_WIN_FIELD << this.rcvWscale;
-    if (win > max) win = max;
-    return win;
-  }
-
+export class TcpConnection extends TcpSender {
   // ================= application calls =================
 
   /** Append data to the send buffer. Returns the bytes accepted. */
@@ -454,7 +148,6 @@ export class TcpConnection {
     this.rcvAdv = this.rcvNxt;
     this.sndUna = seqAdd(this.iss, 1);
     this.sndNxt = this.sndUna;
-    this.sndMax = this.sndUna;
     this.peerMss = mss;
     this.tsOk = opts.hasTs && this.host.config.timestamps;
     if (this.tsOk) {
@@ -468,6 +161,7 @@ export class TcpConnection {
     this.updateMss();
     this.setSendWindow(seg.window << this.sndWscale, seg.seq, seg.ack);
     this.state = TcpState.Established;
+    this.quickAcks = this.host.config.quickAcks;
     this.lastRecvAt = now;
     this.armKeepalive(now);
   }
@@ -504,16 +198,6 @@ export class TcpConnection {
     this.cc.setMss(m);
   }
 
-  private sendSyn(now: number): void {
-    const ack = this.state === TcpState.SynRcvd;
-    this.host.transmit(this, this.iss, ack ? TcpFlags.SYN | TcpFlags.ACK : TcpFlags.SYN, 0, 0, true);
-    this.sndNxt = seqAdd(this.iss, 1);
-    this.sndMax = seqMax(this.sndMax, this.sndNxt);
-    if (!this.synRetransmitted) this.rttTimer.onSend(this.sndNxt, now);
-    this.rtoAt = now + this.rtt.rto;
-    this.updateTimer();
-  }
-
   // ================= segment arrival (RFC 9293 3.10.7) =================
 
   /** A segment for this connection. `opts` holds its parsed options. */
@@ -541,7 +225,7 @@ export class TcpConnection {
    */
   private predicted(seg: TcpView, opts: TcpOptions, now: number): boolean {
     if ((seg.flags & PREDICT_MASK) !== TcpFlags.ACK || seg.seq !== this.rcvNxt) return false;
-    if (opts.sackCount !== 0 || this.inRecovery || this.sndNxt !== this.sndMax) return false;
+    if (opts.sackCount !== 0 || this.rec.state !== CaState.Open) return false;
     if (seg.window << this.sndWscale !== this.sndWnd) return false;
     const ack = seg.ack;
     // RFC 7323 5.3 R1: PAWS passes (TS.Recent is then updated: the segment is at RCV.NXT).
@@ -550,10 +234,10 @@ export class TcpConnection {
     }
     const plen = seg.payloadLen;
     if (plen === 0) {
-      // A pure ACK of new data (not beyond SND.MAX).
-      if (!seqGt(ack, this.sndUna) || seqGt(ack, this.sndMax)) return false;
+      // A pure ACK of new data (not beyond SND.NXT).
+      if (!seqGt(ack, this.sndUna) || seqGt(ack, this.sndNxt)) return false;
       this.predictedCommon(seg, opts, now);
-      this.ackNew(opts, ack, seqSub(this.sndMax, this.sndUna), now);
+      this.ackOf(opts, ack, false, true, now);
       if (this.state !== TcpState.Established) return true;
     } else {
       // In-order data within the window that acknowledges nothing new.
@@ -587,7 +271,7 @@ export class TcpConnection {
     const f = seg.flags;
     const hasAck = (f & TcpFlags.ACK) !== 0;
     // First: check the ACK bit.
-    if (hasAck && (seqLe(seg.ack, this.iss) || seqGt(seg.ack, this.sndMax))) {
+    if (hasAck && (seqLe(seg.ack, this.iss) || seqGt(seg.ack, this.sndNxt))) {
       // RFC 9293 3.10.7.3: unacceptable ACK: <SEQ=SEG.ACK><CTL=RST> unless RST is set.
       if ((f & TcpFlags.RST) === 0) this.host.transmit(this, seg.ack, TcpFlags.RST, 0, 0, false);
       return;
@@ -613,6 +297,7 @@ export class TcpConnection {
       // RFC 7323 2.2: the SYN-ACK's window is not scaled.
       this.setSendWindow(seg.window, seg.seq, seg.ack);
       this.state = TcpState.Established;
+      this.quickAcks = this.host.config.quickAcks;
       this.retries = 0;
       this.rtoAt = Infinity;
       this.ackNow = true;
@@ -651,7 +336,7 @@ export class TcpConnection {
       !this.passive &&
       (f & (TcpFlags.SYN | TcpFlags.ACK | TcpFlags.RST)) === (TcpFlags.SYN | TcpFlags.ACK) &&
       seqAdd(seq, 1) === this.rcvNxt &&
-      seg.ack === this.sndMax
+      seg.ack === this.sndNxt
     ) {
       this.establish(seg, opts, now);
       this.ackNow = true;
@@ -659,11 +344,18 @@ export class TcpConnection {
     }
     // RFC 7323 5.3 R1: PAWS, before the sequence number check.
     if (this.tsOk && opts.hasTs && (f & TcpFlags.RST) === 0) {
-      if (seqLt(opts.tsVal, this.tsRecent) && now - this.tsRecentAt < PAWS_IDLE_MS) {
+      if (seqLt(opts.tsVal, this.tsRecent) && now - this.tsRecentAt < PAWS_IDLE_MS && !this.disorderedAck(seg, opts)) {
         this.host.count("paws-drop");
-        // RFC 7323 5.3 R1: not acceptable: ACK (rate limited) and drop.
+        this.pawsSack(seg, opts, now);
+        // RFC 7323 5.3 R1: not acceptable: ACK (rate limited) and drop; RFC 2883: data already
+        // received (a spurious retransmission overtaken by the original) is reported in a D-SACK.
         if (!this.unacceptableAckAllowed(segLen, f, now)) return false;
         this.ackNow = true;
+        const plen = seg.payloadLen;
+        if (plen > 0 && seqLt(seq, this.rcvNxt)) {
+          const end = seqAdd(seq, plen);
+          this.noteDsack(seq, seqLt(end, this.rcvNxt) ? end : this.rcvNxt);
+        }
         return true;
       }
     }
@@ -689,6 +381,10 @@ export class TcpConnection {
         // out-of-window segments is not reflected one for one at the real peer.
         if (!this.unacceptableAckAllowed(segLen, f, now)) return false;
         this.ackNow = true;
+        // RFC 2883 4: data entirely below RCV.NXT was received twice: a D-SACK block reports it.
+        const plen = seg.payloadLen;
+        if (plen > 0 && this.synchronized && seqLe(seqAdd(seq, plen), this.rcvNxt))
+          this.noteDsack(seq, seqAdd(seq, plen));
         if (this.state === TcpState.TimeWait) this.sendAck();
         return this.state !== TcpState.TimeWait;
       }
@@ -741,7 +437,7 @@ export class TcpConnection {
     this.lastRecvAt = now;
     this.kaProbes = 0;
     if (this.state === TcpState.SynRcvd) {
-      if (seqGt(seg.ack, this.sndUna) && seqLe(seg.ack, this.sndMax)) {
+      if (seqGt(seg.ack, this.sndUna) && seqLe(seg.ack, this.sndNxt)) {
         if (this.passive && !this.host.established(this)) return false; // backlog full: stay, peer retries
         this.establish(seg, opts, now);
       } else {
@@ -790,9 +486,39 @@ export class TcpConnection {
     return true;
   }
 
+  /**
+   * Linux's tcp_disordered_ack: a duplicate ACK that only arrived after a later one (reordered on
+   * the path) fails PAWS on its older timestamp, yet carries SACK information the sender needs: a
+   * pure ACK at RCV.NXT, of SND.UNA, that would not update the window, with a timestamp within one
+   * RTO of TS.Recent, is let through.
+   */
+  private disorderedAck(seg: TcpView, opts: TcpOptions): boolean {
+    const seq = seg.seq;
+    if (seg.payloadLen !== 0 || (seg.flags & (TcpFlags.SYN | TcpFlags.FIN)) !== 0) return false;
+    if (seq !== this.rcvNxt || seg.ack !== this.sndUna) return false;
+    // RFC 9293 3.10.7.4's window update test would not pass.
+    if (seqGt(seq, this.sndWl1) || (seq === this.sndWl1 && seg.window << this.sndWscale > this.sndWnd)) return false;
+    return seqSub(this.tsRecent, opts.tsVal) <= this.rtt.rto;
+  }
+
+  /**
+   * The SACK blocks of a pure ACK that failed PAWS only because it was overtaken on the path by a
+   * later one (its timestamp is within one RTO of TS.Recent, its ACK within the window): the
+   * segment is still dropped (RFC 7323 5.3 R1), but what it says about the segments in flight
+   * (SACKs, D-SACKs) is taken. The scoreboard accepts only blocks inside [SND.UNA, SND.NXT].
+   */
+  private pawsSack(seg: TcpView, opts: TcpOptions, now: number): void {
+    if (!this.sackOk || opts.sackCount === 0 || seg.payloadLen !== 0 || this.flight === 0) return;
+    if ((seg.flags & (TcpFlags.SYN | TcpFlags.FIN | TcpFlags.RST)) !== 0 || (seg.flags & TcpFlags.ACK) === 0) return;
+    if (seqGt(seg.ack, this.sndNxt) || seqLt(seg.ack, seqAdd(this.sndUna, -Math.max(this.maxSndWnd, 1)))) return;
+    if (seqSub(this.tsRecent, opts.tsVal) > this.rtt.rto) return;
+    this.ackOf(opts, seg.ack, false, false, now);
+  }
+
   /** SYN-RECEIVED -> ESTABLISHED on an acceptable ACK. */
   private establish(seg: TcpView, opts: TcpOptions, now: number): void {
     this.state = TcpState.Established;
+    this.quickAcks = this.host.config.quickAcks;
     this.sndUna = seg.ack;
     this.takeSynRtt(opts, now);
     this.retries = 0;
@@ -847,7 +573,7 @@ export class TcpConnection {
   private processAck(seg: TcpView, opts: TcpOptions, now: number): boolean {
     const ack = seg.ack;
     // RFC 5961 5.2 / RFC 9293: an ACK of something not yet sent: send an ACK, drop the segment.
-    if (seqGt(ack, this.sndMax)) {
+    if (seqGt(ack, this.sndNxt)) {
       this.host.count("ack-unsent");
       if (this.unacceptableAckAllowed(seg.payloadLen + (seg.flags & TcpFlags.FIN ? 1 : 0), seg.flags, now)) {
         this.ackNow = true;
@@ -864,23 +590,12 @@ export class TcpConnection {
     }
     // RFC 7323 2.3: the window field scaled by the peer's shift (at most 14: below 2^30).
     const wnd = seg.window << this.sndWscale;
-    const flightBefore = seqSub(this.sndMax, this.sndUna);
-    let newlySacked = 0;
-    if (this.sackOk && opts.sackCount > 0 && flightBefore > 0) {
-      if (this.sb === null) this.sb = new SackScoreboard();
-      newlySacked = this.sb.update(seqGt(ack, this.sndUna) ? ack : this.sndUna, this.sndMax, opts.sack, opts.sackCount);
-    }
-
-    if (seqGt(ack, this.sndUna)) {
-      this.ackNew(opts, ack, flightBefore, now);
-    } else if (
-      ack === this.sndUna &&
-      flightBefore > 0 &&
-      seg.payloadLen === 0 &&
-      (seg.flags & (TcpFlags.SYN | TcpFlags.FIN)) === 0 &&
-      (this.sackOk ? newlySacked > 0 || wnd === this.sndWnd : wnd === this.sndWnd)
-    ) {
-      this.duplicateAck(now, flightBefore);
+    // An ACK below SND.UNA (overtaken on the path) still brings its SACK blocks (as Linux's tcp_ack).
+    if (this.flight > 0 && (seqGe(ack, this.sndUna) || (this.sackOk && opts.sackCount > 0))) {
+      // RFC 5681 2: a duplicate ACK carries no data, no SYN/FIN, and does not move SND.UNA.
+      const dup = ack === this.sndUna && seg.payloadLen === 0 && (seg.flags & (TcpFlags.SYN | TcpFlags.FIN)) === 0;
+      this.ackOf(opts, ack, dup, wnd === this.sndWnd, now);
+      if (this.state === TcpState.Closed) return true;
     }
 
     // RFC 9293 3.10.7.4: update the send window when the segment is newer.
@@ -895,113 +610,14 @@ export class TcpConnection {
     return true;
   }
 
-  /** SND.UNA < SEG.ACK <= SND.MAX: new data acknowledged. */
-  private ackNew(opts: TcpOptions, ack: number, flightBefore: number, now: number): void {
-    let acked = seqSub(ack, this.sndUna);
-    // RTT: RFC 7323 4 (timestamps) or RFC 6298 3 with Karn's algorithm.
-    let sample = -1;
-    if (this.tsOk && opts.hasTs) sample = timestampRtt(this.host.tsNow(), opts.tsEcr);
-    else sample = this.rttTimer.onAck(ack, now);
-    if (sample >= 0) {
-      const expected = this.tsOk ? Math.max(1, Math.ceil(flightBefore / (2 * this.smss))) : 1;
-      this.rtt.sample(sample, expected);
-    }
-    // RFC 6298 5.7 (after Karn): new data acknowledged restores the RTO from the estimate.
-    this.rtt.resetBackoff();
-    this.retries = 0;
-    this.rtxStart = 0;
-    this.persistBackoff = 0;
-
-    const bufLen = this.sendBuf.length;
-    if (acked > bufLen) {
-      // The ACK covers our FIN (or SYN's sequence number during the handshake).
-      if (this.finQueued) this.finAcked = true;
-      this.sendBuf.ack(bufLen);
-      acked = bufLen;
-    } else {
-      this.sendBuf.ack(acked);
-    }
-    this.sndUna = ack;
-    if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
-    if (this.sb !== null) this.sb.onAck(ack);
-
-    if (this.inRecovery) {
-      if (seqGe(ack, this.recoverPoint)) {
-        // RFC 6582 3.2 step 6 / RFC 6675 5: a full ACK ends recovery.
-        this.inRecovery = false;
-        this.cc.exitRecovery(now, seqSub(this.sndMax, this.sndUna));
-      } else {
-        // RFC 6582 3.2 step 5: a partial ACK: retransmit the first unacknowledged segment.
-        this.cc.onPartialAck(acked);
-        if (!this.sackOk) {
-          this.retransmit(this.sndUna, this.smss);
-          this.host.count("fast-retransmit");
-        }
-      }
-    } else {
-      this.cc.onAck(acked, this.rtt.srtt, now, flightBefore);
-    }
-    this.dupAcks = 0;
-
-    // RFC 6298 5.2/5.3: stop the timer when all is acknowledged, else restart it.
-    if (seqSub(this.sndMax, this.sndUna) > 0) this.rtoAt = now + this.rtt.rto;
-    else this.rtoAt = Infinity;
-
-    if (this.wantWritable && (this.sendBuf.free >= this.sendBuf.capacity >>> 1 || this.sendBuf.length === 0)) {
-      this.wantWritable = false;
-      this.host.emitWritable(this);
-    }
-
-    if (this.finAcked) {
-      switch (this.state) {
-        case TcpState.FinWait1:
-          this.state = TcpState.FinWait2;
-          if (this.userClosed) this.closeAt = now + this.host.config.finWait2Timeout;
-          break;
-        case TcpState.Closing:
-          this.enterTimeWait(now);
-          break;
-        case TcpState.LastAck:
-          this.finish(null);
-          break;
-      }
-    }
-  }
-
-  /** RFC 5681 3.2 / RFC 6582 / RFC 6675 5: a duplicate ACK. */
-  private duplicateAck(now: number, flight: number): void {
-    this.dupAcks++;
-    this.host.count("dupack");
-    if (this.inRecovery) {
-      if (!this.sackOk) this.cc.onDupAck();
-      return;
-    }
-    const sb = this.sb;
-    const lost = this.sackOk && sb?.isLost(this.sndUna, this.smss) === true;
-    if (this.dupAcks < 3 && !lost) return;
-    // RFC 6582 3.2 step 2: only when the ACK covers more than `recover` (no second reduction for
-    // losses of the same window, e.g. after a timeout's go-back-N).
-    if (seqLt(this.sndUna, this.recoverPoint)) return;
-    this.inRecovery = true;
-    this.recoverPoint = this.sndMax;
-    this.rxtEnd = this.sndUna;
-    this.cc.enterRecovery(now, flight, this.sackOk);
-    if (this.sackOk) {
-      this.host.count("sack-recovery");
-    } else {
-      // RFC 5681 3.2 step 2: retransmit the lost segment.
-      this.host.count("fast-retransmit");
-      this.retransmit(this.sndUna, this.smss);
-    }
-    this.rtoAt = now + this.rtt.rto;
-  }
-
   /** Data in the segment (RFC 9293 3.10.7.4 seventh; RFC 5681 4.2 ACK generation). */
   private receiveData(seg: TcpView, now: number): void {
     const off = seqSub(seg.seq, this.rcvNxt);
-    const hadHoles = this.recvBuf.rangeCount > 0;
+    const buf = this.recvBuf;
+    const hadHoles = buf.rangeCount > 0;
     const plen = seg.payloadLen;
-    const adv = this.recvBuf.insert(off, seg.bytes, seg.payloadOff, plen);
+    const dropped = buf.dropped;
+    const adv = buf.insert(off, seg.bytes, seg.payloadOff, plen);
     if (adv > 0) {
       this.rcvNxt = seqAdd(this.rcvNxt, adv);
       if (!this.readNotified) {
@@ -1009,10 +625,21 @@ export class TcpConnection {
         this.host.emitReadable(this);
       }
     }
-    if (off > 0) this.host.count("ooo-segment");
+    if (off > 0) {
+      this.host.count("ooo-segment");
+      if (buf.dropped !== dropped) this.host.count("ooo-drop");
+    }
+    // RFC 2883 4: bytes received twice: the next ACK leads with a D-SACK block for them.
+    if (buf.dup) this.noteDsack(buf.dupLeft(this.rcvNxt), buf.dupRight(this.rcvNxt));
     // RFC 5681 4.2: ACK out-of-order segments and segments filling a hole at once; RFC 9293
-    // 3.8.6.3: ACK at least every second full-sized segment; otherwise delay the ACK.
+    // 3.8.6.3: ACK at least every second full-sized segment; otherwise delay the ACK. Quick ACKs:
+    // the first full-sized segments of a connection are ACKed at once (Linux's quick ACK mode), so
+    // the peer's slow start is not held back by the delayed-ACK timer (a small one, a request
+    // most likely, keeps its delayed ACK: the answer carries it).
     if (off !== 0 || hadHoles || adv < plen) {
+      this.ackNow = true;
+    } else if (this.quickAcks > 0 && plen >= this.smss) {
+      this.quickAcks--;
       this.ackNow = true;
     } else {
       this.unackedSegs += plen >= this.smss ? 1 : 0.5;
@@ -1038,6 +665,32 @@ export class TcpConnection {
       }
     }
     if (this.peerFinPending && this.rcvNxt === this.peerFinSeq) this.receiveFin(now);
+  }
+
+  /** Report [l, r) in a D-SACK block on the next ACK (RFC 2883), sent at once. */
+  private noteDsack(l: number, r: number): void {
+    if (!this.sackOk || !this.host.config.dsack) return;
+    this.dsackPending = true;
+    this.dsackLeft = l;
+    this.dsackRight = r;
+    this.ackNow = true;
+  }
+
+  /**
+   * The SACK blocks of an outgoing ACK into `out` (at most `max`): a pending D-SACK block first
+   * (RFC 2883 4), then the out-of-order data, most recent first (RFC 2018 4). Returns the count.
+   */
+  sackBlocks(out: Uint32Array, max: number): number {
+    let k = 0;
+    if (this.dsackPending) {
+      this.dsackPending = false;
+      out[0] = this.dsackLeft;
+      out[1] = this.dsackRight;
+      k = 1;
+      this.host.count("dsack-sent");
+    }
+    if (k < max && this.recvBuf.rangeCount > 0) k += this.recvBuf.sackBlocks(this.rcvNxt, out, max - k, k);
+    return k;
   }
 
   /** RFC 9293 3.10.7.4 eighth: the FIN. */
@@ -1073,7 +726,7 @@ export class TcpConnection {
     }
   }
 
-  private enterTimeWait(now: number): void {
+  protected enterTimeWait(now: number): void {
     this.state = TcpState.TimeWait;
     this.rtoAt = Infinity;
     this.persistAt = Infinity;
@@ -1093,179 +746,6 @@ export class TcpConnection {
     return seqGt(seg.seq, this.rcvNxt);
   }
 
-  // ================= output =================
-
-  /** Send what the windows allow, then an ACK if one is still owed. */
-  output(now: number): void {
-    const st = this.state;
-    if (st === TcpState.Closed || st === TcpState.Listen || st === TcpState.SynSent) return;
-    if (st === TcpState.TimeWait) {
-      if (this.ackNow) this.sendAck();
-      return;
-    }
-    if (st === TcpState.SynRcvd) {
-      // Anything owed in SYN-RECEIVED is answered with the SYN-ACK again (timers unchanged).
-      if (this.ackNow) this.host.transmit(this, this.iss, TcpFlags.SYN | TcpFlags.ACK, 0, 0, true);
-      return;
-    }
-    let sent = false;
-    if (this.inRecovery && this.sackOk && this.sb !== null) sent = this.sackRecoverySend();
-    else sent = this.sendNewData(false);
-    if (!sent && this.ackNow) this.sendAck();
-    // RFC 6298 5.1: the retransmission timer runs while data is outstanding.
-    if (this.flight > 0) {
-      if (this.rtoAt === Infinity) this.rtoAt = now + this.rtt.rto;
-      this.persistAt = Infinity;
-    } else if ((this.unsent > 0 || (this.finQueued && !this.finSent)) && this.persistAt === Infinity) {
-      // RFC 9293 3.8.6.1: zero window (or data held by SWS avoidance): the persist timer.
-      this.persistAt = now + Math.min(this.rtt.rto * 2 ** this.persistBackoff, this.host.config.maxRto);
-    }
-    this.updateTimer();
-  }
-
-  /** Send new data from SND.NXT within min(cwnd, SND.WND). `force`: override SWS avoidance once. */
-  private sendNewData(force: boolean): boolean {
-    let sent = false;
-    const cc = this.cc;
-    for (;;) {
-      const flight = seqSub(this.sndNxt, this.sndUna);
-      const bufLen = this.sendBuf.length;
-      const unsent = bufLen - flight;
-      const finToSend = this.finQueued && flight <= bufLen;
-      if (unsent <= 0 && !finToSend) break;
-      if (unsent > 0) {
-        const wnd = Math.min(this.sndWnd, cc.cwnd);
-        const usable = wnd - flight;
-        let len = Math.min(unsent, usable, this.smss);
-        if (len <= 0) {
-          if (!force || flight > 0) break;
-          len = 1;
-        }
-        if (len < this.smss && !force) {
-          // RFC 9293 3.8.6.2.1 (sender SWS avoidance): a partial segment only when it carries
-          // everything queued or at least half the largest window the peer offered.
-          if (len < unsent && len < this.maxSndWnd >>> 1) break;
-          // RFC 896 / RFC 9293 3.7.4 (Nagle): no small segment while data is unacknowledged.
-          if (!this.noDelay && flight > 0) break;
-        }
-        const fin = finToSend && len === unsent;
-        this.sendSegment(this.sndNxt, flight, len, fin, false);
-        this.sndNxt = seqAdd(this.sndNxt, len + (fin ? 1 : 0));
-        force = false;
-      } else {
-        // Only the FIN remains.
-        this.sendSegment(this.sndNxt, flight, 0, true, false);
-        this.sndNxt = seqAdd(this.sndNxt, 1);
-      }
-      if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
-      sent = true;
-    }
-    return sent;
-  }
-
-  /** RFC 6675 5 (C): during SACK recovery, send while cwnd - pipe >= 1 SMSS. */
-  private sackRecoverySend(): boolean {
-    const sb = this.sb!;
-    const mss = this.smss;
-    let sent = false;
-    for (let guard = 0; guard < 1024; guard++) {
-      const pipe = sb.pipe(this.sndMax, this.rxtEnd, mss);
-      if (this.cc.cwnd - pipe < mss) break;
-      const flight = seqSub(this.sndNxt, this.sndUna);
-      const unsent = this.sendBuf.length - flight;
-      const canNew = unsent > 0 && flight + Math.min(unsent, mss) <= this.sndWnd;
-      const kind = sb.nextSeg(this.sndMax, this.rxtEnd, mss, canNew);
-      if (kind === NextSegKind.Lost || kind === NextSegKind.Unsacked) {
-        const n = this.retransmit(sb.segSeq, sb.segLen);
-        const end = seqAdd(sb.segSeq, Math.max(n, 1));
-        this.rxtEnd = seqMax(this.rxtEnd, end);
-      } else if (kind === NextSegKind.New) {
-        const len = Math.min(unsent, mss);
-        const fin = this.finQueued && len === unsent;
-        this.sendSegment(this.sndNxt, flight, len, fin, false);
-        this.sndNxt = seqAdd(this.sndNxt, len + (fin ? 1 : 0));
-        if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
-      } else {
-        break;
-      }
-      sent = true;
-    }
-    return sent;
-  }
-
-  /** Retransmit up to `maxLen` bytes at `seq` (below SND.MAX). Returns the sequence space sent. */
-  private retransmit(seq: number, maxLen: number): number {
-    const off = seqSub(seq, this.sndUna);
-    const bufLen = this.sendBuf.length;
-    if (off < 0) return 0;
-    // Only what was sent before (below SND.MAX): never-sent data goes out through sendNewData,
-    // which moves SND.MAX, or the peer's ACK of it would be refused as ACK of unsent data.
-    let len = Math.min(maxLen, this.smss, bufLen - off, seqSub(this.sndMax, seq));
-    if (len < 0) len = 0;
-    // The FIN goes again when this segment reaches the end of the data and it was sent before.
-    const fin = this.finQueued && off + len === bufLen && seqGt(this.sndMax, this.finSeq);
-    if (len === 0 && !fin) return 0;
-    this.rttTimer.onRetransmit();
-    this.host.count("retransmit");
-    this.retransmits++;
-    this.sendSegment(seq, off, len, fin, true);
-    return len + (fin ? 1 : 0);
-  }
-
-  /** One segment with the ACK of RCV.NXT. */
-  private sendSegment(seq: number, off: number, len: number, fin: boolean, rtx: boolean): void {
-    let flags = TcpFlags.ACK;
-    if (fin) flags |= TcpFlags.FIN;
-    if (len > 0 && off + len === this.sendBuf.length) flags |= TcpFlags.PSH;
-    if (!rtx && !this.tsOk && len > 0 && seq === this.sndMax) this.rttTimer.onSend(seqAdd(seq, len), this.host.now());
-    this.host.transmit(this, seq, flags, off, len, false);
-  }
-
-  /** A pure ACK <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>. */
-  sendAck(): void {
-    this.host.transmit(this, this.sndNxt, TcpFlags.ACK, 0, 0, false);
-  }
-
-  /** The layer sent a segment carrying an ACK: what was owed is paid, and the window advertised. */
-  acked(win: number): void {
-    this.ackNow = false;
-    this.ackDelayed = false;
-    this.unackedSegs = 0;
-    this.delackAt = Infinity;
-    this.lastAckSent = this.rcvNxt;
-    const right = seqAdd(this.rcvNxt, win);
-    if (seqGt(right, this.rcvAdv)) this.rcvAdv = right;
-  }
-
-  // ================= timers =================
-
-  /** Move the host timer to the earliest deadline. */
-  updateTimer(): void {
-    let at = this.rtoAt;
-    if (this.persistAt < at) at = this.persistAt;
-    if (this.delackAt < at) at = this.delackAt;
-    if (this.kaAt < at) at = this.kaAt;
-    if (this.closeAt < at) at = this.closeAt;
-    if (at !== this.timerAt) {
-      this.timerAt = at;
-      this.host.setTimer(this, at);
-    }
-  }
-
-  private armKeepalive(now: number): void {
-    this.kaAt = this.keepAlive ? now + this.keepAliveIdle : Infinity;
-  }
-
-  /** Keepalive settings changed. */
-  setKeepAlive(on: boolean, idle?: number): void {
-    this.keepAlive = on;
-    if (idle !== undefined) this.keepAliveIdle = idle;
-    if (this.synchronized) {
-      this.kaAt = on ? this.lastRecvAt + this.keepAliveIdle : Infinity;
-      this.updateTimer();
-    }
-  }
-
   /** The connection's timer fired. */
   onTimer(now: number): void {
     this.timerAt = Infinity;
@@ -1282,7 +762,9 @@ export class TcpConnection {
     }
     if (this.rtoAt <= now) {
       this.rtoAt = Infinity;
-      this.onRetransmitTimeout(now);
+      if (this.xmitKind === Xmit.Probe) this.onProbeTimeout(now);
+      else if (this.xmitKind === Xmit.Reorder) this.onReorderTimeout(now);
+      else this.onRetransmitTimeout(now);
       if (this.state === TcpState.Closed) return;
     }
     if (this.persistAt <= now) {
@@ -1305,128 +787,6 @@ export class TcpConnection {
     this.updateTimer();
   }
 
-  /** RFC 6298 5.4-5.7: the retransmission timer expired. */
-  private onRetransmitTimeout(now: number): void {
-    const cfg = this.host.config;
-    if (this.state === TcpState.SynSent || this.state === TcpState.SynRcvd) {
-      this.host.count("rto");
-      const limit = this.state === TcpState.SynSent ? cfg.synRetries : cfg.synAckRetries;
-      if (++this.retries > limit) {
-        this.finish(this.passive ? null : (this.softError ?? "ETIMEDOUT"));
-        return;
-      }
-      this.synRetransmitted = true;
-      this.retransmits++;
-      this.rttTimer.onRetransmit();
-      this.rtt.backoff();
-      this.sndNxt = this.iss;
-      this.sendSyn(now);
-      return;
-    }
-    const flight = seqSub(this.sndMax, this.sndUna);
-    if (flight <= 0) return;
-    // What is outstanding fills a peer window below one segment: a window probe (see below).
-    const probe = this.sndWnd < this.smss && flight >= this.sndWnd;
-    if (probe && this.lastRecvAt >= this.lastProbeAt) {
-      // Like Linux's probe timer: a peer that answered the last probe (even without a new ACK) is
-      // alive; the retry limit counts only the probes it leaves unanswered.
-      this.retries = 0;
-      this.rtxStart = now;
-    }
-    if (this.rtxStart === 0) this.rtxStart = now;
-    // RFC 9293 3.8.3 (R2) / RFC 5482: give up after the retry limit or the user timeout.
-    if (++this.retries > cfg.maxRetries || (this.userTimeout > 0 && now - this.rtxStart >= this.userTimeout)) {
-      this.finish(this.softError ?? "ETIMEDOUT");
-      return;
-    }
-    if (probe) {
-      this.windowProbeTimeout(now);
-      return;
-    }
-    this.host.count("rto");
-    this.cc.onRetransmitTimeout(now, flight);
-    // RFC 6298 5.5: back off the timer.
-    this.rtt.backoff();
-    this.rttTimer.onRetransmit();
-    // RFC 6582 3.2 step 4 (after a timeout): recover = the highest sequence number sent.
-    this.inRecovery = false;
-    this.recoverPoint = this.sndMax;
-    this.dupAcks = 0;
-    // RFC 2018 8 / RFC 6675 5.1: after a timeout SACK information is not trusted: start over.
-    if (this.sb !== null) this.sb.reset(this.sndUna);
-    this.rxtEnd = this.sndUna;
-    // Go back N: resend from SND.UNA as the congestion window allows.
-    this.sndNxt = this.sndUna;
-    const n = this.retransmit(this.sndUna, this.smss);
-    this.sndNxt = seqAdd(this.sndUna, n);
-    if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
-    // RFC 6298 5.6: restart the timer with the backed-off value.
-    this.rtoAt = now + this.rtt.rto;
-  }
-
-  /**
-   * The timer fired while what is outstanding fills a peer window below one segment: the data
-   * sent was a window probe (RFC 9293 3.8.6.1; the peer's window, not the network, holds it), so
-   * it is probed again as the persist timer would: no congestion signal (cwnd and the recovery
-   * state stay; RFC 6298 5.5's backoff still spaces the probes), counted as a persist probe.
-   */
-  private windowProbeTimeout(now: number): void {
-    this.host.count("persist-probe");
-    this.lastProbeAt = now;
-    this.rtt.backoff();
-    this.rttTimer.onRetransmit();
-    // Back to SND.UNA: what the window did not take goes again (from SND.NXT) when it opens.
-    this.sndNxt = this.sndUna;
-    const n = this.retransmit(this.sndUna, Math.max(this.sndWnd, 1));
-    this.sndNxt = seqAdd(this.sndUna, n);
-    this.rtoAt = now + this.rtt.rto;
-  }
-
-  /** RFC 9293 3.8.6.1: the persist timer: probe a zero window, or override SWS avoidance. */
-  private onPersist(now: number): void {
-    if (!this.synchronized || this.flight > 0) return;
-    if (this.unsent === 0 && !(this.finQueued && !this.finSent)) return;
-    if (this.sndWnd > 0) {
-      // RFC 9293 3.8.6.2.1: the override timeout: send what the window allows.
-      this.sendNewData(true);
-    } else {
-      // A zero-window probe: an out-of-window segment the peer must answer with an ACK carrying
-      // its current window (Linux's tcp_xmit_probe_skb: SEQ = SND.UNA - 1).
-      this.host.count("persist-probe");
-      this.host.transmit(this, seqAdd(this.sndUna, -1), TcpFlags.ACK, 0, 0, false);
-      this.persistBackoff++;
-    }
-    if (this.flight > 0) {
-      if (this.rtoAt === Infinity) this.rtoAt = now + this.rtt.rto;
-    } else {
-      this.persistAt = now + Math.min(this.rtt.rto * 2 ** this.persistBackoff, this.host.config.maxRto);
-    }
-  }
-
-  /** RFC 9293 3.8.4 / RFC 1122 4.2.3.6: keepalive. */
-  private onKeepalive(now: number): void {
-    if (!this.keepAlive || !this.synchronized || this.state === TcpState.TimeWait) return;
-    if (this.flight > 0) {
-      // Data is outstanding: the retransmission timer watches the peer.
-      this.kaAt = now + this.keepAliveIdle;
-      return;
-    }
-    const idle = now - this.lastRecvAt;
-    if (this.kaProbes === 0 && idle < this.keepAliveIdle) {
-      this.kaAt = this.lastRecvAt + this.keepAliveIdle;
-      return;
-    }
-    if (this.kaProbes >= this.keepAliveCount) {
-      this.finish("ETIMEDOUT");
-      return;
-    }
-    // RFC 1122 4.2.3.6: a probe with SEG.SEQ = SND.NXT - 1 (no data) elicits an ACK.
-    this.host.count("keepalive-probe");
-    this.host.transmit(this, seqAdd(this.sndNxt, -1), TcpFlags.ACK, 0, 0, false);
-    this.kaProbes++;
-    this.kaAt = now + this.keepAliveInterval;
-  }
-
   // ================= ICMP =================
 
   /**
@@ -1434,7 +794,7 @@ export class TcpConnection {
    * [SND.UNA, SND.MAX]). `mtu` > 0: fragmentation needed / packet too big (RFC 1191, RFC 8201).
    */
   icmpError(code: ErrorCode, mtu: number, seq: number, now: number): boolean {
-    if (seqLt(seq, this.sndUna) || seqGt(seq, this.sndMax)) return false;
+    if (seqLt(seq, this.sndUna) || seqGt(seq, this.sndNxt)) return false;
     if (mtu > 0) {
       const mss = mtu - this.I.headerLen - 20;
       if (mss >= 64 && mss < this.ourMss) {
@@ -1442,7 +802,7 @@ export class TcpConnection {
         this.updateMss();
         // RFC 1191 / 8201: resend what was too big now, not after a timeout (not a congestion signal).
         if (this.synchronized && this.flight > 0) {
-          this.sndNxt = this.sndUna;
+          this.rec.resendAll();
           this.rttTimer.onRetransmit();
           this.output(now);
           this.updateTimer();

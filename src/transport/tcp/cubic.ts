@@ -38,6 +38,14 @@ export class Cubic extends CongestionBase {
   /** cwnd (segments) just before the last reduction. */
   cwndPrior = 0;
   private afterTimeout = false;
+  // What saveState kept for an undo.
+  private savedWMax = 0;
+  private savedK = 0;
+  private savedEpoch = -1;
+  private savedCwndEpoch = 0;
+  private savedWEst = 0;
+  private savedCwndPrior = 0;
+  private savedAfterTimeout = false;
 
   constructor(options: CubicOptions = {}) {
     super(options);
@@ -68,6 +76,27 @@ export class Cubic extends CongestionBase {
     this.afterTimeout = false;
     // RFC 9438 4.6: ssthresh = flight_size * beta_cubic (at least 2 segments, applied by the base).
     return Math.min(inFlight, this.w) * this.beta;
+  }
+
+  protected override saveState(): void {
+    this.savedWMax = this.wMax;
+    this.savedK = this.k;
+    this.savedEpoch = this.epochStart;
+    this.savedCwndEpoch = this.cwndEpoch;
+    this.savedWEst = this.wEst;
+    this.savedCwndPrior = this.cwndPrior;
+    this.savedAfterTimeout = this.afterTimeout;
+  }
+
+  protected override restoreState(): void {
+    // RFC 9438 4.9 (spurious fast retransmits / timeouts): the state before the congestion event.
+    this.wMax = this.savedWMax;
+    this.k = this.savedK;
+    this.epochStart = this.savedEpoch;
+    this.cwndEpoch = this.savedCwndEpoch;
+    this.wEst = this.savedWEst;
+    this.cwndPrior = this.savedCwndPrior;
+    this.afterTimeout = this.savedAfterTimeout;
   }
 
   protected override onTimeoutReset(_now: number): void {

@@ -50,8 +50,9 @@ for (const [name, ch, cfg] of CASES) {
     const slow = trace(false, ch, cfg, 400_000);
     const fast = trace(true, ch, cfg, 400_000);
     assert.equal(slow.predicted, 0);
-    // Most segments of a bulk transfer take the fast path...
-    assert.ok(fast.predicted > fast.out.length / 3, `${fast.predicted} of ${fast.out.length} predicted`);
+    // Many segments of a bulk transfer take the fast path (on the lossy link most ACKs come
+    // during a recovery, which takes the general path)...
+    assert.ok(fast.predicted > fast.out.length / 6, `${fast.predicted} of ${fast.out.length} predicted`);
     // ...and change nothing on the wire.
     assert.equal(fast.out.length, slow.out.length);
     assert.deepEqual(fast.out, slow.out);

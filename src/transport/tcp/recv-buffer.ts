@@ -10,7 +10,8 @@
  * reassembly cost more than the window's memory and a fixed amount of bookkeeping.
  *
  * Each range remembers when it last grew, so SACK blocks (RFC 2018) list the most recently received
- * data first.
+ * data first. A segment that brings bytes already held (below RCV.NXT or inside a range) leaves
+ * their extent for a D-SACK block (RFC 2883).
  */
 import { copyBytes } from "./bytes.ts";
 import { seqAdd } from "./seqnum.ts";
@@ -27,6 +28,8 @@ const NO_RANGES = new Float64Array(0);
 
 /** Default bound on the number of out-of-order ranges (holes) kept. */
 export const DEFAULT_MAX_RANGES = 16;
+/** Ranges the bookkeeping array holds at first (it doubles up to the bound). */
+const FIRST_RANGES = 8;
 
 export class RecvBuffer {
   private store: Uint8Array = EMPTY;
@@ -45,6 +48,13 @@ export class RecvBuffer {
   readonly maxRanges: number;
   /** Segments dropped because keeping them would exceed `maxRanges`. */
   dropped = 0;
+  /**
+   * The last `insert` found bytes it already held: their stream positions [dupStart, dupEnd) (the
+   * first such run), for a D-SACK block (`dupLeft`, `dupRight`).
+   */
+  dup = false;
+  private dupStart = 0;
+  private dupEnd = 0;
 
   constructor(capacity: number, maxRanges = DEFAULT_MAX_RANGES) {
     if (!Number.isInteger(capacity) || capacity < 0) throw new RangeError(`bad buffer capacity ${capacity}`);
@@ -96,7 +106,10 @@ export class RecvBuffer {
    * Returns how far RCV.NXT advanced (0 when the data is out of order, old, or dropped).
    */
   insert(seqOffset: number, bytes: Uint8Array, off: number, len: number): number {
+    this.dup = false;
     if (seqOffset < 0) {
+      // RFC 2883: the part below RCV.NXT is a duplicate.
+      if (len > 0) this.noteDup(this.nxt + seqOffset, this.nxt + Math.min(0, seqOffset + len));
       off -= seqOffset;
       len += seqOffset;
       seqOffset = 0;
@@ -116,6 +129,17 @@ export class RecvBuffer {
       this.dropped++;
       return 0;
     }
+    if (!this.dup) {
+      // The first range [lo, hi) that really overlaps (not just touches) holds duplicates.
+      for (let i = lo; i < hi; i++) {
+        const ds = Math.max(s, this.r[3 * i]);
+        const de = Math.min(e, this.r[3 * i + 1]);
+        if (de > ds) {
+          this.noteDup(ds, de);
+          break;
+        }
+      }
+    }
     const extent = this.len + Math.max(e, this.lastEnd()) - this.nxt;
     if (extent > this.store.length) this.grow(extent);
     this.copyIn(this.len + seqOffset, bytes, off, n);
@@ -125,7 +149,7 @@ export class RecvBuffer {
       this.len += n;
       return n;
     }
-    if (this.r.length === 0) this.r = new Float64Array(3 * (this.maxRanges + 1));
+    if (this.r.length < 3 * (this.count + 2)) this.growRanges();
     const ms = hi > lo ? Math.min(s, this.r[3 * lo]) : s;
     const me = hi > lo ? Math.max(e, this.r[3 * (hi - 1) + 1]) : e;
     this.replace(lo, hi, ms, me, ++this.stamp);
@@ -136,6 +160,30 @@ export class RecvBuffer {
     this.nxt += adv;
     this.len += adv;
     return adv;
+  }
+
+  /**
+   * The D-SACK block (RFC 2883) of the last `insert` (when `dup`): its left and right edges as
+   * sequence numbers, given the current RCV.NXT.
+   */
+  dupLeft(rcvNxt: number): number {
+    return seqAdd(rcvNxt, this.dupStart - this.nxt);
+  }
+  dupRight(rcvNxt: number): number {
+    return seqAdd(rcvNxt, this.dupEnd - this.nxt);
+  }
+
+  private noteDup(s: number, e: number): void {
+    this.dup = true;
+    this.dupStart = s;
+    this.dupEnd = e;
+  }
+
+  private growRanges(): void {
+    const want = Math.min(Math.max(FIRST_RANGES, (this.r.length / 3) * 2), this.maxRanges + 1);
+    const next = new Float64Array(3 * Math.max(want, this.count + 2));
+    next.set(this.r.subarray(0, 3 * this.count));
+    this.r = next;
   }
 
   /** Copy up to `len` in-order bytes into `dst[dstOff]` and consume them. Returns the count. */
@@ -185,12 +233,12 @@ export class RecvBuffer {
    * RFC 2018 SACK blocks for the out-of-order data, given the current RCV.NXT: written to `out` as
    * (left edge, right edge) pairs, most recently received first (RFC 2018 4: the first block holds
    * the segment that triggered this ACK). Returns the number of blocks (at most `maxBlocks`: 4, or 3
-   * alongside timestamps).
+   * alongside timestamps), written from pair index `first` on (after a D-SACK block, RFC 2883).
    */
-  sackBlocks(rcvNxt: number, out: Uint32Array | number[], maxBlocks = 4): number {
-    let k = 0;
+  sackBlocks(rcvNxt: number, out: Uint32Array | number[], maxBlocks = 4, first = 0): number {
+    let k = first;
     let below = Number.POSITIVE_INFINITY;
-    while (k < maxBlocks) {
+    while (k < first + maxBlocks) {
       let best = -1;
       let bestStamp = -1;
       for (let i = 0; i < this.count; i++) {
@@ -206,7 +254,7 @@ export class RecvBuffer {
       below = bestStamp;
       k++;
     }
-    return k;
+    return k - first;
   }
 
   /** Out-of-order range `i` (0 = lowest) as offsets from RCV.NXT, into `out[0..1]`; false past the end. */

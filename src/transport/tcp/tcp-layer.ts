@@ -32,6 +32,7 @@ import { TcpOptions } from "../../wire/tcp-options.ts";
 import { pickEphemeralPort } from "../udp/ports.ts";
 import { makeCongestion, resolveTcpConfig, type TcpConfig, type TcpSocketOptions } from "./config.ts";
 import {
+  COUNTER_NAMES,
   type ConnHost,
   type CounterName,
   DEFAULT_MSS_V4,
@@ -74,28 +75,7 @@ for (const r of ["too-short", "bad-data-offset", "bad-checksum", "bad-option-len
   PARSE_DROPS.set(r, counter(`tcp.rx.${r}`));
 }
 const CONN_COUNTERS = {} as Record<CounterName, CounterId>;
-for (const name of [
-  "retransmit",
-  "rto",
-  "fast-retransmit",
-  "sack-recovery",
-  "dupack",
-  "challenge-ack",
-  "challenge-ack-limited",
-  "paws-drop",
-  "out-of-window",
-  "ack-unsent",
-  "rst-received",
-  "rst-ignored",
-  "ooo-segment",
-  "persist-probe",
-  "keepalive-probe",
-  "delayed-ack",
-  "window-update",
-  "syn-on-synchronized",
-] as CounterName[]) {
-  CONN_COUNTERS[name] = counter(`tcp.${name}`);
-}
+for (const name of COUNTER_NAMES) CONN_COUNTERS[name] = counter(`tcp.${name}`);
 
 /** What a `TcpLayer` is built from (the Stack passes its own services). */
 export interface TcpLayerInit {
@@ -532,14 +512,15 @@ export class TcpLayer implements TransportProtocol, ConnHost {
       win = field << ws;
       tx.window = field;
       if (c.tsOk) o.setTs(this.tsNow(), c.tsRecent);
-      if (c.sackOk && hasAck && c.recvBuf.rangeCount > 0) {
-        // RFC 2018 4: SACK blocks, the most recent first; on a data segment only as many as fit.
+      if (c.sackOk && hasAck && (c.recvBuf.rangeCount > 0 || c.dsackPending)) {
+        // RFC 2018 4 / RFC 2883 4: SACK blocks, a D-SACK block first, then the most recent; on a
+        // data segment only as many as fit.
         let max = c.tsOk ? 3 : 4;
         if (dataLen > 0) {
           const room = c.smss - dataLen - 4;
           max = Math.min(max, Math.floor(room / 8));
         }
-        if (max > 0) o.sackCount = c.recvBuf.sackBlocks(c.rcvNxt, o.sack, max);
+        if (max > 0) o.sackCount = c.sackBlocks(o.sack, max);
       }
     }
     let body: Serializer;
@@ -871,7 +852,7 @@ export class TcpLayer implements TransportProtocol, ConnHost {
         // RFC 6528: ISN = M + F(4-tuple, secret).
         iss: iss ?? this.isn.isn(now, local, lport, remote, rport),
         mss,
-        cc: makeCongestion(cfg.congestion, mss, cfg.initialWindow),
+        cc: makeCongestion(cfg.congestion, mss, cfg.initialWindow, cfg.hystart),
       },
       cfg,
     );

@@ -39,6 +39,11 @@ export interface ChannelOptions {
   queueLimit?: number;
   /** Path MTU (IP packet size): larger packets are dropped with an ICMP packet-too-big. 0: none. */
   pathMtu?: number;
+  /**
+   * Each packet's delay (ms) drawn by this function instead of `latency` plus `reorder`/`jitter`
+   * (e.g. netem's "delay 20ms 10ms reorder 25%"); null: the default model.
+   */
+  delay?: ((rng: Rng) => number) | null;
 }
 
 interface Packet {
@@ -245,6 +250,7 @@ export class TcpTestNet {
       bandwidth: 0,
       queueLimit: 100,
       pathMtu: 0,
+      delay: null,
       ...options,
     };
   }
@@ -326,8 +332,12 @@ export class TcpTestNet {
         at = busy + (len + I.headerLen) / ch.bandwidth;
         this.busyUntil.set(key, at);
       }
-      at += ch.latency;
-      if (this.rng.chance(ch.reorder)) at += this.rng.float() * ch.jitter;
+      if (ch.delay !== null) {
+        at += ch.delay(this.rng);
+      } else {
+        at += ch.latency;
+        if (this.rng.chance(ch.reorder)) at += this.rng.float() * ch.jitter;
+      }
       const store = this.take(len);
       store.set(bytes.subarray(off, off + len), PREFIX);
       if (this.rng.chance(ch.corrupt)) {
