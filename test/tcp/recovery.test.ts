@@ -10,7 +10,7 @@ import { test } from "node:test";
 import type { SocketId } from "../../src/context.ts";
 import { Ipv4 } from "../../src/ip/version.ts";
 import type { Stack } from "../../src/stack.ts";
-import { FakeNetwork, type Link } from "../../src/testing/fake-network.ts";
+import { FakeNetwork, type SimLink } from "../../src/testing/fake-network.ts";
 import type { TcpConfig } from "../../src/transport/tcp/config.ts";
 import { EthernetView } from "../../src/wire/ethernet.ts";
 import { Ipv4View } from "../../src/wire/ipv4.ts";
@@ -57,7 +57,7 @@ class Scenario {
   readonly net = new FakeNetwork<Stack>({ seed: 5 });
   readonly a: Stack;
   readonly b: Stack;
-  readonly link: Link;
+  readonly link: SimLink;
   readonly segs: Seg[] = [];
   isnA = 0;
   isnB = 0;
