@@ -12,8 +12,8 @@ import { EventEmitter } from "node:events";
 import type { IpAddr, SocketId, StackEvent } from "../context.ts";
 import { formatIp, type IpVersion, Ipv4, Ipv6, parseIp } from "../ip/version.ts";
 import type { UdpSocketOptions } from "../transport/udp/udp.ts";
-import { netError } from "./net.ts";
-import type { NodeStack } from "./node-stack.ts";
+import type { ApiHost } from "./host.ts";
+import { netError } from "./net-errors.ts";
 import { StackRef } from "./stack-ref.ts";
 
 export type DgramType = "udp4" | "udp6";
@@ -52,7 +52,7 @@ export class DgramSocket extends EventEmitter {
   private readonly hold: StackRef;
 
   constructor(
-    readonly stack: NodeStack,
+    readonly stack: ApiHost,
     options: DgramSocketOptions,
   ) {
     super();
@@ -60,7 +60,7 @@ export class DgramSocket extends EventEmitter {
     this.type = options.type;
     this.I = (options.type === "udp6" ? Ipv6 : Ipv4) as unknown as IpVersion<IpAddr>;
     const udpOpts: UdpSocketOptions = { reuseAddr: options.reuseAddr };
-    const r = stack.stack.udp.open(this.I, udpOpts);
+    const r = stack.udp.open(this.I, udpOpts);
     if (typeof r === "string") throw netError(r, "socket");
     this.id = r;
     stack.onSocket(r, this.onCoreEvent);
@@ -91,7 +91,7 @@ export class DgramSocket extends EventEmitter {
       process.nextTick(() => this.emit("error", netError("EINVAL", "bind", a, p)));
       return this;
     }
-    const e = this.stack.stack.udp.bind(id, addr, p);
+    const e = this.stack.udp.bind(id, addr, p);
     if (e !== null) {
       process.nextTick(() => this.emit("error", netError(e, "bind", formatIp(addr), p)));
       return this;
@@ -114,7 +114,7 @@ export class DgramSocket extends EventEmitter {
     }
     const text = address ?? (this.type === "udp6" ? "::1" : "127.0.0.1");
     const addr = this.parse(text);
-    const e = addr === null ? "EINVAL" : this.stack.stack.udp.connect(id, addr, port);
+    const e = addr === null ? "EINVAL" : this.stack.udp.connect(id, addr, port);
     if (e !== null) {
       const err = netError(e, "connect", text, port);
       process.nextTick(() => (cb !== undefined ? cb(err) : this.emit("error", err)));
@@ -133,7 +133,7 @@ export class DgramSocket extends EventEmitter {
   disconnect(): void {
     const id = this.live("disconnect");
     if (!this.connected) throw Object.assign(new Error("Not connected"), { code: "ERR_SOCKET_DGRAM_NOT_CONNECTED" });
-    this.stack.stack.udp.disconnect(id);
+    this.stack.udp.disconnect(id);
     this.connected = false;
   }
 
@@ -164,7 +164,7 @@ export class DgramSocket extends EventEmitter {
       const err = netError(e, "send", addr, p);
       process.nextTick(() => (cb !== undefined ? cb(err) : this.emit("error", err)));
     };
-    const udp = this.stack.stack.udp;
+    const udp = this.stack.udp;
     if (!this.bound) {
       const e = udp.bind(id, this.I.unspecified, 0);
       if (e !== null) {
@@ -211,7 +211,7 @@ export class DgramSocket extends EventEmitter {
     }
     this.id = null;
     this.stack.offSocket(id);
-    this.stack.stack.udp.close(id);
+    this.stack.udp.close(id);
     this.hold.drop();
     this.stack.untrack(this);
     process.nextTick(() => this.emit("close"));
@@ -225,14 +225,14 @@ export class DgramSocket extends EventEmitter {
 
   address(): { address: string; family: string; port: number } {
     const id = this.live("getsockname");
-    const a = this.stack.stack.udp.address(id);
+    const a = this.stack.udp.address(id);
     if (a === null || a.port === 0) throw netError("EBADF", "getsockname");
     return { address: formatIp(a.address), family: a.family, port: a.port };
   }
 
   remoteAddress(): { address: string; family: string; port: number } {
     const id = this.live("getpeername");
-    const a = this.stack.stack.udp.remoteAddress(id);
+    const a = this.stack.udp.remoteAddress(id);
     if (a === null) throw Object.assign(new Error("Not connected"), { code: "ERR_SOCKET_DGRAM_NOT_CONNECTED" });
     return { address: formatIp(a.address), family: a.family, port: a.port };
   }
@@ -255,14 +255,14 @@ export class DgramSocket extends EventEmitter {
   addMembership(group: string, _iface?: string): void {
     const id = this.live("addMembership");
     const g = this.parse(group);
-    const e = g === null ? "EINVAL" : this.stack.stack.udp.joinGroup(id, g);
+    const e = g === null ? "EINVAL" : this.stack.udp.joinGroup(id, g);
     if (e !== null) throw netError(e, "addMembership");
   }
 
   dropMembership(group: string, _iface?: string): void {
     const id = this.live("dropMembership");
     const g = this.parse(group);
-    const e = g === null ? "EINVAL" : this.stack.stack.udp.leaveGroup(id, g);
+    const e = g === null ? "EINVAL" : this.stack.udp.leaveGroup(id, g);
     if (e !== null) throw netError(e, "dropMembership");
   }
 
@@ -283,7 +283,7 @@ export class DgramSocket extends EventEmitter {
   // ---- internals ----
 
   private setOpt(o: UdpSocketOptions): void {
-    const e = this.stack.stack.udp.setOptions(this.live("setsockopt"), o);
+    const e = this.stack.udp.setOptions(this.live("setsockopt"), o);
     if (e !== null) throw netError(e, "setsockopt");
   }
 
@@ -304,7 +304,7 @@ export class DgramSocket extends EventEmitter {
     const id = this.id;
     if (id === null) return;
     if (ev.type === "readable") {
-      const udp = this.stack.stack.udp;
+      const udp = this.stack.udp;
       for (let d = udp.recv(id); d !== null; d = this.id === null ? null : udp.recv(id)) {
         const msg = Buffer.from(d.data.buffer, d.data.byteOffset, d.data.length);
         const rinfo: RemoteInfo = { address: formatIp(d.address), family: d.family, port: d.port, size: msg.length };
@@ -323,7 +323,7 @@ export interface DgramApi {
 }
 
 /** node:dgram bound to `stack` (NodeStack builds its `dgram` with this). */
-export function createDgram(stack: NodeStack): DgramApi {
+export function createDgram(stack: ApiHost): DgramApi {
   return {
     createSocket(type, listener) {
       const s = new DgramSocket(stack, typeof type === "string" ? { type } : type);
