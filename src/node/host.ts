@@ -22,6 +22,8 @@ export interface ApiHost {
   readonly closed: boolean;
   /** True when `addr` is an address of one of the stack's devices. */
   isLocalAddress(addr: IpAddr): boolean;
+  /** True when `addr` is 255.255.255.255 or the directed broadcast of a subnet of a device. */
+  isBroadcast4(addr: number): boolean;
   /** Resolve a host name (IP literals, localhost, then the installed resolver). */
   readonly lookup: LookupFunction;
   /** Route the core's events for `socket` to `fn` (replacing any earlier handler). */

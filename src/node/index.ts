@@ -17,10 +17,12 @@ export {
   createDgram,
   type DgramApi,
   DgramSocket,
+  type DgramSocketConstructor,
   type DgramSocketOptions,
   type DgramType,
   type RemoteInfo,
 } from "./dgram.ts";
+export { createHttp, type HttpApi, StackAgent } from "./http.ts";
 export {
   BaseLink,
   type FramesCallback,
@@ -38,15 +40,22 @@ export {
   isIPv4,
   isIPv6,
   type ListenOptions,
+  type LookupAddress,
+  type LookupCallback,
+  type LookupFunction,
+  type LookupOptions,
   type NetApi,
   type NetError,
   netError,
   Server,
+  type ServerConstructor,
   type ServerOptions,
   Socket,
+  type SocketConstructor,
   type SocketOptions,
   type TcpConnectOptions,
 } from "./net.ts";
+export { lookupError } from "./net-lookup.ts";
 export { type AddLinkOptions, NodeStack, type NodeStackOptions, randomMac } from "./node-stack.ts";
 export {
   type CaptureLinkOptions,

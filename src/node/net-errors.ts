@@ -89,15 +89,21 @@ export function describeValue(value: unknown): string {
   }
 }
 
-/** ERR_INVALID_ARG_TYPE: `The "name" argument must be of type number. Received ...`. */
+/** ERR_INVALID_ARG_TYPE: `The "name" argument must be of type number. Received ...` (Node's wording). */
 export function invalidArgType(name: string, expected: string | string[], actual: unknown): Error {
   const list = Array.isArray(expected) ? expected : [expected];
-  const types = list.length > 1 ? `${list.slice(0, -1).join(", ")} or ${list[list.length - 1]}` : list[0];
-  const what = name.includes(".") ? "property" : "argument";
-  const kind = /^[A-Z]/.test(list[0]) ? "an instance of" : "of type";
+  // Node writes the type "Object" in lower case.
+  const types = list.filter((t) => !/^[A-Z]/.test(t) || t === "Object").map((t) => (t === "Object" ? "object" : t));
+  const classes = list.filter((t) => /^[A-Z]/.test(t) && t !== "Object");
+  const or = (xs: string[]) =>
+    xs.length > 2 ? `${xs.slice(0, -1).join(", ")}, or ${xs[xs.length - 1]}` : xs.join(" or ");
+  const parts: string[] = [];
+  if (types.length > 0) parts.push(`${types.length > 1 ? "one of type" : "of type"} ${or(types)}`);
+  if (classes.length > 0) parts.push(`an instance of ${or(classes)}`);
+  const what = name.endsWith(" argument") ? name : `"${name}" ${name.includes(".") ? "property" : "argument"}`;
   return codeError(
     "ERR_INVALID_ARG_TYPE",
-    `The "${name}" ${what} must be ${kind} ${types}. Received ${describeValue(actual)}`,
+    `The ${what} must be ${parts.join(" or ")}. Received ${describeValue(actual)}`,
     TypeError,
   );
 }

@@ -19,6 +19,7 @@
  * never after `unref()`.
  */
 
+import type { SocketConnectOpts } from "node:net";
 import { Duplex, type DuplexOptions } from "node:stream";
 import type { ErrorCode, IpAddr, SocketId, StackEvent } from "../context.ts";
 import { formatIp, type IpVersion, Ipv4, Ipv6, parseIp } from "../ip/version.ts";
@@ -209,6 +210,8 @@ export class Socket extends Duplex {
     this.remoteHint = "";
     this.remotePortHint = 0;
     stack.track(this);
+    // First of the `end` listeners, as node:net's: later writes fail with EPIPE (not half-open).
+    this.on("end", writeAfterFinOn);
     if (accepted !== undefined) {
       this.attach(accepted);
       if (startReading) this.read(0);
@@ -316,9 +319,11 @@ export class Socket extends Duplex {
 
   // ---- connect ----
 
-  connect(options: TcpConnectOptions, listener?: Callback): this;
+  connect(options: TcpConnectOptions | SocketConnectOpts, listener?: Callback): this;
   connect(port: number | string, host?: string, listener?: Callback): this;
   connect(port: number | string, listener?: Callback): this;
+  /** node:net's other forms (`connect(path, cb)` refuses with ENOENT: no Unix domain sockets). */
+  connect(...args: unknown[]): this;
   connect(...args: unknown[]): this {
     const first = args[0] as unknown[] & { [normalizedArgs]?: boolean };
     const [opts, cb] =
@@ -893,7 +898,6 @@ export class Socket extends Duplex {
         if (tcp.recv(id, 0) !== null) return;
         this.eof = true;
         this.updateHold();
-        if (!this.allowHalfOpen) this.once("end", writeAfterFinOn);
         this.push(null);
         // As node:net does at EOF: with nothing buffered, `end` follows even if nobody reads.
         this.read(0);
@@ -942,7 +946,7 @@ export class Socket extends Duplex {
 
 /** After the peer's FIN (without allowHalfOpen) writes fail as node:net's do. */
 function writeAfterFinOn(this: Socket): void {
-  this.write = writeAfterFIN as Socket["write"];
+  if (!this.allowHalfOpen) this.write = writeAfterFIN as Socket["write"];
 }
 
 /** node:net's writeAfterFIN: EPIPE once the stream has ended, a normal write before. */

@@ -59,8 +59,9 @@ export interface SocketConstructor {
 export interface ServerConstructor {
   new (options?: ServerOptions, listener?: ConnectionListener): Server;
   new (listener?: ConnectionListener): Server;
-  (options?: ServerOptions, listener?: ConnectionListener): Server;
   (listener?: ConnectionListener): Server;
+  // Last: what `Server.call(this, options)` is typed by.
+  (options?: ServerOptions, listener?: ConnectionListener): Server;
   readonly prototype: Server;
 }
 

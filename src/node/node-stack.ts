@@ -15,7 +15,9 @@
  */
 import { getRandomValues } from "node:crypto";
 import type { DeviceId, IpAddr, SocketId, StackEvent } from "../context.ts";
+import type { Ipv4Addr } from "../ip/addr.ts";
 import type { RouteError } from "../ip/route.ts";
+import { AddrSubnet, isV4BroadcastFor, parseCidr, type Subnet } from "../ip/subnet.ts";
 import { Ipv4, Ipv6, parseIp } from "../ip/version.ts";
 import { Buf } from "../packet/buf.ts";
 import { Stack, type StackOptions } from "../stack.ts";
@@ -144,6 +146,20 @@ export class NodeStack implements ApiHost {
    */
   setLookup(fn: LookupFunction | null): void {
     this.resolver = fn;
+  }
+
+  /** True when `addr` is 255.255.255.255 or the subnet-directed broadcast of a device's subnet. */
+  isBroadcast4(addr: number): boolean {
+    const devices = [...this.links.keys()];
+    if (this.core.loopback >= 0) devices.push(this.core.loopback);
+    for (const d of devices) {
+      for (const text of this.core.addresses(d)) {
+        const a = parseCidr(text);
+        if (!(a instanceof AddrSubnet) || typeof a.addr !== "number") continue;
+        if (isV4BroadcastFor(a.subnet as Subnet<Ipv4Addr>, addr as Ipv4Addr)) return true;
+      }
+    }
+    return addr === 0xffffffff;
   }
 
   /** True when `addr` is an address of one of this stack's devices. */
