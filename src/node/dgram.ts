@@ -272,9 +272,11 @@ export class DgramSocket extends EventEmitter {
       list = l as Buffer[];
     }
     const p = connected ? 0 : validatePort(port, "Port", false);
+    if (typeof address === "function") {
+      callback = address;
+      address = undefined;
+    } else if (address != null && typeof address !== "string") throw invalidArgType("address", "string", address);
     const cb = typeof callback === "function" ? (callback as SendCallback) : undefined;
-    if (typeof address === "function") address = undefined;
-    else if (address != null && typeof address !== "string") throw invalidArgType("address", "string", address);
     this.live();
     const data = list.length === 1 ? list[0] : Buffer.concat(list);
     this.whenBound(() => this.sendNow(data, p, address as string | undefined, connected, cb));
@@ -315,8 +317,10 @@ export class DgramSocket extends EventEmitter {
     }
     const host = address || (this.type === "udp6" ? "::1" : "127.0.0.1");
     this.lookup(host, { family: this.type === "udp4" ? 4 : 6 }, (err, ip) => {
-      if (err) fail(err);
-      else go(String(ip));
+      if (err === null) go(String(ip));
+      // A lookup error goes to the callback, or else to an `error` event (node:dgram's doSend).
+      else if (cb !== undefined) process.nextTick(cb, err);
+      else process.nextTick(() => this.emit("error", err));
     });
   }
 

@@ -430,12 +430,16 @@ function capture(f: () => unknown): { name: string; code: unknown; message: stri
   }
 }
 
-test("stack.http.agent() is an http.Agent connecting over the stack", async () => {
+test("types: a stack socket goes where a net.Socket is expected; stack.http.agent() is an http.Agent", async () => {
   const [a, b, done] = await pair();
   try {
     const srv = a.net.createServer((s) => s.end("HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"));
     srv.listen(80, "10.0.0.1");
     await listening(srv);
+    // Type level: accepted without a cast (typecheck fails otherwise).
+    const c: realNet.Socket = b.net.createConnection(80, "10.0.0.1");
+    await once(c, "connect");
+    c.destroy();
     const { get } = await import("node:http");
     const body = await new Promise<string>((resolve, reject) =>
       get("http://10.0.0.1/", { agent: b.http.agent() }, (res) => {

@@ -149,6 +149,12 @@ export function validatePort(port: unknown, name = "Port", allowZero = true): nu
   return +port | 0;
 }
 
+/** ERR_INVALID_ADDRESS_FAMILY: `Invalid address family: 100 localhost:80` (with `host`, `port`). */
+export function invalidAddressFamily(family: unknown, host: unknown, port: unknown): Error {
+  const e = codeError("ERR_INVALID_ADDRESS_FAMILY", `Invalid address family: ${family} ${host}:${port}`, RangeError);
+  return Object.assign(e, { host, port });
+}
+
 /** ERR_INVALID_IP_ADDRESS: `Invalid IP address: x`. */
 export function invalidIp(address: unknown): Error {
   return codeError("ERR_INVALID_IP_ADDRESS", `Invalid IP address: ${String(address)}`, TypeError);

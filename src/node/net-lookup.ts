@@ -9,9 +9,15 @@
  * `getaddrinfo ENOTFOUND name` (`code` ENOTFOUND, `syscall` getaddrinfo, `hostname`).
  */
 import nodeNet from "node:net";
+import { invalidArgValue } from "./net-errors.ts";
 
 /** node:net's own isIP, taken when this module loads (node:net's exports may be replaced later). */
 const isIP = nodeNet.isIP;
+
+/** getaddrinfo hint flags, as node:dns's `ADDRCONFIG`, `V4MAPPED`, `ALL`. */
+const ADDRCONFIG = 32;
+const V4MAPPED = 8;
+const ALL = 16;
 
 /** The options of a lookup (those of `dns.lookup` that apply). */
 export interface LookupOptions {
@@ -72,6 +78,10 @@ function isLocalhost(name: string): boolean {
 export function stackLookup(resolver: () => LookupFunction | null): LookupFunction {
   return (hostname, options, callback) => {
     const opts = typeof options === "object" && options !== null ? options : {};
+    // As dns.lookup: hints other than ADDRCONFIG | V4MAPPED | ALL are refused.
+    if (opts.hints !== undefined && (Number(opts.hints) & ~(ADDRCONFIG | V4MAPPED | ALL)) !== 0) {
+      throw invalidArgValue("hints", opts.hints);
+    }
     const family = familyOf(opts.family);
     const all = opts.all === true;
     const answer = (list: LookupAddress[]): void => {

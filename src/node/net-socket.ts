@@ -20,13 +20,14 @@
  */
 
 import type { SocketConnectOpts } from "node:net";
-import { Duplex, type DuplexOptions } from "node:stream";
+import { addAbortSignal, Duplex, type DuplexOptions } from "node:stream";
 import type { ErrorCode, IpAddr, SocketId, StackEvent } from "../context.ts";
 import { formatIp, type IpVersion, Ipv4, Ipv6, parseIp } from "../ip/version.ts";
 import type { TcpInfo } from "../transport/tcp/tcp-layer.ts";
 import type { ApiHost } from "./host.ts";
 import {
   codeError,
+  invalidAddressFamily,
   invalidArgType,
   invalidArgValue,
   invalidIp,
@@ -34,6 +35,7 @@ import {
   type NetError,
   netError,
   validatePort,
+  validateSignal,
 } from "./net-errors.ts";
 import { familyOf, type LookupAddress, type LookupFunction } from "./net-lookup.ts";
 import { StackRef } from "./stack-ref.ts";
@@ -144,8 +146,8 @@ export class Socket extends Duplex {
   _server!: unknown;
   /** The host name given to connect (node:net's `_host`). */
   _host!: string | null;
-  /** Happy Eyeballs: `address:port` of each attempt, in order (set when more than one address). */
-  autoSelectFamilyAttemptedAddresses?: string[];
+  /** Happy Eyeballs: `address:port` of each attempt, in order (filled when more than one address). */
+  autoSelectFamilyAttemptedAddresses!: string[];
   private received!: number;
   private written!: number;
   private idleTimer!: NodeJS.Timeout | null;
@@ -167,6 +169,8 @@ export class Socket extends Duplex {
   private attemptTimer!: NodeJS.Timeout | null;
   private remoteHint!: string;
   private remotePortHint!: number;
+  /** The `signal` option: once aborted, the socket is destroyed and does not connect. */
+  private signal!: AbortSignal | undefined;
 
   constructor(
     stack: ApiHost,
@@ -181,7 +185,14 @@ export class Socket extends Duplex {
     if (options !== null && typeof options === "object" && options.objectMode) {
       throw invalidArgValue("options.objectMode", options.objectMode, "is not supported");
     }
-    super({ ...options, allowHalfOpen: Boolean(options?.allowHalfOpen), emitClose: false, autoDestroy: true });
+    // `signal` is attached once the socket is set up (an aborted one destroys it at once).
+    super({
+      ...options,
+      signal: undefined,
+      allowHalfOpen: Boolean(options?.allowHalfOpen),
+      emitClose: false,
+      autoDestroy: true,
+    });
     Object.defineProperty(this, "stack", { value: stack, enumerable: false });
     this.id = null;
     this.connecting = false;
@@ -209,9 +220,12 @@ export class Socket extends Duplex {
     this.attemptTimer = null;
     this.remoteHint = "";
     this.remotePortHint = 0;
+    this.autoSelectFamilyAttemptedAddresses = [];
     stack.track(this);
     // First of the `end` listeners, as node:net's: later writes fail with EPIPE (not half-open).
     this.on("end", writeAfterFinOn);
+    this.signal = validateSignal(options?.signal, "options.signal");
+    if (this.signal !== undefined) addAbortSignal(this.signal, this);
     if (accepted !== undefined) {
       this.attach(accepted);
       if (startReading) this.read(0);
@@ -233,9 +247,12 @@ export class Socket extends Duplex {
     return this.written + this.writableLength - (this.writeChunk !== null ? this.writeOff : 0);
   }
 
-  /** Bytes queued in the stream, not yet taken by TCP (undefined without a connection). */
-  get bufferSize(): number | undefined {
-    return this.id !== null || this.connecting ? this.writableLength : undefined;
+  /**
+   * Bytes queued in the stream, not yet taken by TCP; undefined without a connection, as node:net's
+   * (whose type, like this one, says number).
+   */
+  get bufferSize(): number {
+    return (this.id !== null || this.connecting ? this.writableLength : undefined) as number;
   }
 
   /** True until the connection is established. */
@@ -322,8 +339,8 @@ export class Socket extends Duplex {
   connect(options: TcpConnectOptions | SocketConnectOpts, listener?: Callback): this;
   connect(port: number | string, host?: string, listener?: Callback): this;
   connect(port: number | string, listener?: Callback): this;
-  /** node:net's other forms (`connect(path, cb)` refuses with ENOENT: no Unix domain sockets). */
-  connect(...args: unknown[]): this;
+  /** A Unix domain socket path: refused with ENOENT (the stack is TCP/IP only). */
+  connect(path: string, listener?: Callback): this;
   connect(...args: unknown[]): this {
     const first = args[0] as unknown[] & { [normalizedArgs]?: boolean };
     const [opts, cb] =
@@ -333,6 +350,8 @@ export class Socket extends Duplex {
     if (cb !== null) this.once("connect", cb);
     if (opts.port === undefined && opts.path == null) throw missingArgs(["options", "port", "path"]);
     if (this.write !== Socket.prototype.write) this.write = Socket.prototype.write;
+    // Destroyed by its aborted signal (an AbortError is on its way): no connection.
+    if (this.signal?.aborted) return this;
     if (this.id !== null || this.connecting) {
       const e = this.connecting ? "EALREADY" : "EISCONN";
       process.nextTick(() => this.destroy(netError(e, "connect")));
@@ -441,11 +460,7 @@ export class Socket extends Duplex {
       if (parseIp(text) === null) {
         process.nextTick(() => this.destroy(invalidIp(text)));
       } else if (addressType !== 4 && addressType !== 6) {
-        const e = codeError(
-          "ERR_INVALID_ADDRESS_FAMILY",
-          `Invalid address family: ${addressType} ${host}:${port}`,
-          RangeError,
-        );
+        const e = invalidAddressFamily(addressType, o.host, o.port);
         process.nextTick(() => this.destroy(e));
       } else {
         this.touch();
@@ -514,7 +529,8 @@ export class Socket extends Duplex {
     const seen = new Set<string>();
     let firstFamily = 0;
     for (const a of list) {
-      if ((a.family !== 4 && a.family !== 6) || parseIp(a.address) === null || seen.has(a.address)) continue;
+      if (typeof a.address !== "string" || (a.family !== 4 && a.family !== 6) || parseIp(a.address) === null) continue;
+      if (seen.has(a.address)) continue;
       if (firstFamily === 0) firstFamily = a.family;
       seen.add(a.address);
       byFamily[a.family === firstFamily ? 0 : 1].push(a);
@@ -522,13 +538,9 @@ export class Socket extends Duplex {
     if (seen.size === 0) {
       const f = list[0];
       const e =
-        f === undefined || parseIp(f.address) === null
+        f === undefined || typeof f.address !== "string" || parseIp(f.address) === null
           ? invalidIp(f?.address)
-          : codeError(
-              "ERR_INVALID_ADDRESS_FAMILY",
-              `Invalid address family: ${f.family} ${this.remoteHint}:${port}`,
-              RangeError,
-            );
+          : invalidAddressFamily(f.family, o.host, o.port);
       process.nextTick(() => this.destroy(e));
       return;
     }
@@ -562,7 +574,7 @@ export class Socket extends Duplex {
       if (!this.connecting || next >= order.length) return;
       const a = order[next++];
       const fam = a.family as 4 | 6;
-      this.autoSelectFamilyAttemptedAddresses?.push(`${a.address}:${port}`);
+      this.autoSelectFamilyAttemptedAddresses.push(`${a.address}:${port}`);
       const r = this.open(a.address, port, o);
       if (typeof r !== "number") {
         errors.push(r);
@@ -573,6 +585,7 @@ export class Socket extends Duplex {
       }
       const attempt: Attempt = { id: r, address: a.address, family: fam };
       this.attempts.push(attempt);
+      this.updateHold();
       this.stack.onSocket(r, (ev) => {
         if (ev.type === "connected") {
           // The first connection wins; every other attempt is aborted.
@@ -589,6 +602,7 @@ export class Socket extends Duplex {
         } else if (ev.type === "error") {
           this.stack.offSocket(r);
           this.attempts = this.attempts.filter((x) => x !== attempt);
+          this.updateHold();
           const err = netError(ev.code, "connect", a.address, port);
           errors.push(err);
           this.emit("connectionAttemptFailed", a.address, port, fam, err);
@@ -778,7 +792,6 @@ export class Socket extends Duplex {
     }
     this.attempts = [];
     const id = this.id;
-    const hadConnection = id !== null;
     if (id !== null) {
       this.stack.offSocket(id);
       const state = tcp.state(id);
@@ -804,7 +817,6 @@ export class Socket extends Duplex {
       server._emitCloseIfDrained?.();
     }
     cb(err);
-    void hadConnection;
     process.nextTick(() => this.emit("close", err != null));
   }
 
@@ -813,13 +825,16 @@ export class Socket extends Duplex {
   private attach(id: SocketId): void {
     this.id = id;
     this.stack.onSocket(id, this.onCoreEvent);
+    this.updateHold();
   }
 
   /** Whether the socket holds the event loop now (see the header), and take or drop the hold. */
   private updateHold(): void {
+    // While the lookup runs nothing is held (a libuv TCP handle is active once connect() started).
     const active =
       !this.destroyed &&
-      (this.connecting || (this.id !== null && ((this.reading && !this.eof) || this.writeChunk !== null)));
+      (this.attempts.length > 0 ||
+        (this.id !== null && (this.connecting || (this.reading && !this.eof) || this.writeChunk !== null)));
     if (active) this.hold.take();
     else this.hold.drop();
   }
