@@ -12,9 +12,11 @@
  * ```
  */
 
-export { type CoreEntry, type FrameSink, NodeBindings } from "./bindings.ts";
+// The curated face of the Node side: the stack and its options, the socket and server types its
+// `net` / `dgram` / `http` hand out, links and capture, errors. (Factories that take the stack's
+// internal host interface, the bindings and frame decoders stay internal.)
+export type { CoreEntry } from "./bindings.ts";
 export {
-  createDgram,
   type DgramApi,
   DgramSocket,
   type DgramSocketConstructor,
@@ -22,7 +24,7 @@ export {
   type DgramType,
   type RemoteInfo,
 } from "./dgram.ts";
-export { createHttp, type HttpApi, StackAgent } from "./http.ts";
+export { type HttpApi, StackAgent } from "./http.ts";
 export {
   BaseLink,
   type FramesCallback,
@@ -34,7 +36,6 @@ export {
 } from "./link.ts";
 export {
   type AddressInfo,
-  createNet,
   errnoOf,
   isIP,
   isIPv4,
@@ -62,13 +63,11 @@ export {
   PcapLink,
   PcapngCapture,
   type PcapngCaptureOptions,
-  wallClockNs,
 } from "./pcap-link.ts";
-export { type PingOptions, type PingReply, type PingResult, ping } from "./ping.ts";
+export type { PingOptions, PingReply, PingResult } from "./ping.ts";
 export {
   QEMU_MAX_FRAME,
   type QemuAddress,
-  QemuFrameDecoder,
   type QemuLinkOptions,
   QemuStreamLink,
   QemuStreamServer,

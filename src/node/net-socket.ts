@@ -146,7 +146,10 @@ export class Socket extends Duplex {
   _server!: unknown;
   /** The host name given to connect (node:net's `_host`). */
   _host!: string | null;
-  /** Happy Eyeballs: `address:port` of each attempt, in order (filled when more than one address). */
+  /**
+   * Happy Eyeballs: `address:port` of each attempt, in order; undefined unless more than one address
+   * was tried, as node:net's (whose type, like this one, says string[]).
+   */
   autoSelectFamilyAttemptedAddresses!: string[];
   private received!: number;
   private written!: number;
@@ -220,7 +223,6 @@ export class Socket extends Duplex {
     this.attemptTimer = null;
     this.remoteHint = "";
     this.remotePortHint = 0;
-    this.autoSelectFamilyAttemptedAddresses = [];
     stack.track(this);
     // First of the `end` listeners, as node:net's: later writes fail with EPIPE (not half-open).
     this.on("end", writeAfterFinOn);
