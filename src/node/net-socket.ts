@@ -20,7 +20,7 @@
  */
 
 import type { SocketConnectOpts } from "node:net";
-import { addAbortSignal, Duplex, type DuplexOptions } from "node:stream";
+import { addAbortSignal, Duplex } from "node:stream";
 import type { ErrorCode, IpAddr, SocketId, StackEvent } from "../context.ts";
 import { formatIp, type IpVersion, Ipv4, Ipv6, parseIp } from "../ip/version.ts";
 import type { TcpInfo } from "../transport/tcp/tcp-layer.ts";
@@ -34,63 +34,28 @@ import {
   missingArgs,
   type NetError,
   netError,
-  validatePort,
   validateSignal,
 } from "./net-errors.ts";
 import { familyOf, type LookupAddress, type LookupFunction } from "./net-lookup.ts";
+import {
+  type AddressInfo,
+  checkConnectOptions,
+  interleaveFamilies,
+  normalizeArgs,
+  normalizedArgs,
+  type SocketOptions,
+  type TcpConnectOptions,
+} from "./net-options.ts";
+
+export type { AddressInfo, SocketOptions, TcpConnectOptions } from "./net-options.ts";
+export { autoSelectDefaults, normalizeArgs, normalizedArgs } from "./net-options.ts";
+
 import { StackRef } from "./stack-ref.ts";
-
-/** The `address()` object Node returns. */
-export interface AddressInfo {
-  address: string;
-  family: string;
-  port: number;
-}
-
-/** Options of `new Socket()` (node:net's, those that apply). */
-export interface SocketOptions extends DuplexOptions {
-  allowHalfOpen?: boolean;
-  noDelay?: boolean;
-  keepAlive?: boolean;
-  keepAliveInitialDelay?: number;
-  /** Destroys the socket (with an AbortError) when aborted. */
-  signal?: AbortSignal;
-}
-
-/** Options of `connect()` (node:net's TCP ones). */
-export interface TcpConnectOptions extends SocketOptions {
-  port: number | string;
-  host?: string;
-  localAddress?: string;
-  localPort?: number;
-  /** 4 or 6: only that family; 0 / undefined: both. */
-  family?: number;
-  /** getaddrinfo hints, passed to the lookup. */
-  hints?: number;
-  /** Resolves `host` (`dns.lookup`'s shape). Default: the stack's lookup. */
-  lookup?: LookupFunction;
-  /** RFC 8305 Happy Eyeballs over the lookup's addresses. Default: `getDefaultAutoSelectFamily()`. */
-  autoSelectFamily?: boolean;
-  /** Delay before the next address is tried, ms (at least 10). Default 250. */
-  autoSelectFamilyAttemptTimeout?: number;
-  timeout?: number;
-  /** TCP send / receive buffer sizes for this connection. */
-  sendBufferSize?: number;
-  recvBufferSize?: number;
-  [key: string]: unknown;
-}
-
-type Callback = () => void;
-
-/** Process-wide defaults of `autoSelectFamily`, as node:net's `setDefaultAutoSelectFamily*`. */
-export const autoSelectDefaults = { family: true, attemptTimeout: 250 };
 
 /** Largest chunk `pull` hands to the stream at once. */
 const READ_MAX = 1 << 20;
 /** `_writev` joins chunks up to this many bytes into one. */
 const WRITEV_JOIN = 64 * 1024;
-/** Marks an argument array already normalized (node:net's `normalizedArgsSymbol`). */
-export const normalizedArgs = Symbol("normalizedArgs");
 
 function versionOf(a: IpAddr): IpVersion<IpAddr> {
   return (typeof a === "number" ? Ipv4 : Ipv6) as unknown as IpVersion<IpAddr>;
@@ -101,23 +66,7 @@ function mapped(e: AddressInfo): AddressInfo {
   return e.family === "IPv4" ? { address: `::ffff:${e.address}`, family: "IPv6", port: e.port } : e;
 }
 
-/**
- * node:net's normalizeArgs: `(options[, cb])`, `(port[, host][, cb])`, `(path[, cb])` to
- * `[options, cb | null]`.
- */
-export function normalizeArgs(args: unknown[]): [Record<string, unknown>, Callback | null] {
-  if (args.length === 0) return [{}, null];
-  const a0 = args[0];
-  let options: Record<string, unknown> = {};
-  if (typeof a0 === "object" && a0 !== null) options = a0 as Record<string, unknown>;
-  else if (typeof a0 === "string" && !/^\s*\d*\s*$/.test(a0) && Number.isNaN(Number(a0))) options.path = a0;
-  else {
-    options.port = a0;
-    if (args.length > 1 && typeof args[1] === "string") options.host = args[1];
-  }
-  const cb = args[args.length - 1];
-  return [options, typeof cb === "function" ? (cb as Callback) : null];
-}
+type Callback = () => void;
 
 /** A write or end waiting for the connection. */
 interface Deferred {
@@ -388,36 +337,7 @@ export class Socket extends Duplex {
   }
 
   private lookupAndConnect(o: TcpConnectOptions): void {
-    const { localAddress, localPort } = o;
-    const host = typeof o.host === "string" && o.host !== "" ? o.host : "localhost";
-    if (localAddress && parseIp(String(localAddress)) === null) throw invalidIp(localAddress);
-    if (localPort && typeof localPort !== "number") throw invalidArgType("options.localPort", "number", localPort);
-    let port = 0;
-    if (o.port !== undefined) {
-      if (typeof o.port !== "number" && typeof o.port !== "string") {
-        throw invalidArgType("options.port", ["number", "string"], o.port);
-      }
-      port = validatePort(o.port);
-    }
-    let auto = autoSelectDefaults.family;
-    if (o.autoSelectFamily != null) {
-      if (typeof o.autoSelectFamily !== "boolean") {
-        throw invalidArgType("options.autoSelectFamily", "boolean", o.autoSelectFamily);
-      }
-      auto = o.autoSelectFamily;
-    }
-    let attemptTimeout = autoSelectDefaults.attemptTimeout;
-    if (o.autoSelectFamilyAttemptTimeout != null) {
-      const t = o.autoSelectFamilyAttemptTimeout;
-      if (typeof t !== "number" || !Number.isInteger(t) || t < 1 || t > 0x7fffffff) {
-        throw codeError(
-          typeof t === "number" ? "ERR_OUT_OF_RANGE" : "ERR_INVALID_ARG_TYPE",
-          `The value of "options.autoSelectFamilyAttemptTimeout" is out of range. It must be >= 1 && <= 2147483647. Received ${String(t)}`,
-          typeof t === "number" ? RangeError : TypeError,
-        );
-      }
-      attemptTimeout = Math.max(10, t);
-    }
+    const { localAddress, port, host, auto, attemptTimeout } = checkConnectOptions(o);
     this.remoteHint = host;
     this.remotePortHint = port;
     const literal = parseIp(host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host);
@@ -527,17 +447,8 @@ export class Socket extends Duplex {
    * `connectionAttempt`, `connectionAttemptFailed`, `connectionAttemptTimeout`.
    */
   private connectMany(list: LookupAddress[], port: number, o: TcpConnectOptions, delay: number): void {
-    const byFamily: [LookupAddress[], LookupAddress[]] = [[], []];
-    const seen = new Set<string>();
-    let firstFamily = 0;
-    for (const a of list) {
-      if (typeof a.address !== "string" || (a.family !== 4 && a.family !== 6) || parseIp(a.address) === null) continue;
-      if (seen.has(a.address)) continue;
-      if (firstFamily === 0) firstFamily = a.family;
-      seen.add(a.address);
-      byFamily[a.family === firstFamily ? 0 : 1].push(a);
-    }
-    if (seen.size === 0) {
+    const order = interleaveFamilies(list);
+    if (order.length === 0) {
       const f = list[0];
       const e =
         f === undefined || typeof f.address !== "string" || parseIp(f.address) === null
@@ -545,11 +456,6 @@ export class Socket extends Duplex {
           : invalidAddressFamily(f.family, o.host, o.port);
       process.nextTick(() => this.destroy(e));
       return;
-    }
-    const order: LookupAddress[] = [];
-    for (let i = 0; i < Math.max(byFamily[0].length, byFamily[1].length); i++) {
-      if (i < byFamily[0].length) order.push(byFamily[0][i]);
-      if (i < byFamily[1].length) order.push(byFamily[1][i]);
     }
     if (order.length === 1) {
       this.touch();
