@@ -13,6 +13,14 @@
  * - stack receives: the client writes into discard (TCP 9), then waits for the server's FIN.
  * - request/response: 1-byte messages ping-ponged over echo (TCP 7), Nagle off: mean round trip.
  * - connections/s: connect, one byte echoed, close; 8 at a time for a few seconds.
+ * - 1000 concurrent: 1000 connections opened at once, each sends 1 KB to echo and closes once the
+ *   1 KB came back: milliseconds until all are closed.
+ *
+ * Sides: the stack with offloads (TAP opened with IFF_VNET_HDR; the default) and without
+ * (NETSTACK_TAP_OFFLOAD=0); optionally another tree's `netstack serve` (NETSTACK_BENCH_BASELINE=DIR,
+ * e.g. the main branch: a "before" measured in the same run); the kernel over a veth pair with
+ * offloads off ("kernel-noofl") and on ("kernel-ofl": TSO/GSO/GRO and checksum offload, as a kernel
+ * talks to a kernel).
  *
  * The machine is shared: the two sides are measured in alternating rounds (stack, kernel, stack,
  * kernel, ...) and each figure keeps its best round on each side (another process only ever slows a
@@ -95,7 +103,22 @@ async function cps() {
   await Promise.all(Array.from({ length: 8 }, worker));
   return { conns: n, secs: (now() - t0) / 1000 };
 }
-const r = await ({ send, recv, rr, cps })[mode]();
+async function c1000() {
+  const N = 1000;
+  const req = Buffer.alloc(1024, 0x61);
+  let ok = 0;
+  const t0 = now();
+  await Promise.all(Array.from({ length: N }, () => new Promise((res) => {
+    const s = net.connect({ host, port: 7, noDelay: true }, () => s.write(req));
+    let got = 0;
+    s.on("data", (d) => { got += d.length; if (got >= req.length) s.end(); });
+    s.on("error", () => {});
+    s.on("close", () => { if (got >= req.length) ok++; res(); });
+    s.setTimeout(20000, () => s.destroy());
+  })));
+  return { ms: now() - t0, ok };
+}
+const r = await ({ send, recv, rr, cps, c1000 })[mode]();
 console.log(JSON.stringify(r));
 process.exit(0);
 `;
@@ -198,6 +221,10 @@ interface Figures {
   recv: number;
   rttUs: number;
   cps: number;
+  /** Milliseconds for 1000 concurrent connections (connect, 1 KB request, 1 KB response, close). */
+  c1000: number;
+  /** Connections of those 1000 that got their whole response. */
+  c1000ok: number;
 }
 
 function measure(ns: string, host: string): Figures {
@@ -205,11 +232,75 @@ function measure(ns: string, host: string): Figures {
   const send = client(ns, host, "send"); // the server receives: discard
   const rr = client(ns, host, "rr");
   const cps = client(ns, host, "cps");
+  const many = client(ns, host, "c1000");
   return {
     send: (recv.bytes * 8) / recv.secs,
     recv: (send.bytes * 8) / send.secs,
     rttUs: rr.usPerRtt,
     cps: cps.conns / cps.secs,
+    c1000: many.ms,
+    c1000ok: many.ok,
+  };
+}
+
+/** A side of the comparison: where its client runs and what it talks to. */
+interface Side {
+  label: string;
+  ns: string;
+  host: string;
+  best: Figures | null;
+}
+
+/** The stack over TAP in a namespace of its own (`env` for its serve process, `bin` its CLI). */
+async function stackSide(label: string, tag: string, bin: string, env: Record<string, string>): Promise<Side> {
+  const t = netns(tag);
+  sh("ip", ["-n", t, "tuntap", "add", "dev", "tap0", "mode", "tap"]);
+  sh("ip", ["-n", t, "addr", "add", "10.0.0.1/24", "dev", "tap0"]);
+  sh("ip", ["-n", t, "link", "set", "tap0", "up"]);
+  await start(
+    t,
+    [
+      "env",
+      ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      process.execPath,
+      bin,
+      "serve",
+      "--tap",
+      "tap0:10.0.0.2/24",
+    ],
+    /ready/,
+  );
+  return { label, ns: t, host: "10.0.0.2", best: null };
+}
+
+/** The kernel over a veth pair between two namespaces, offloads off or on. */
+async function kernelSide(label: string, tag: string, offloads: boolean): Promise<Side> {
+  const a = netns(`${tag}a`);
+  const b = netns(`${tag}b`);
+  sh("ip", ["-n", a, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1", "netns", b]);
+  sh("ip", ["-n", a, "addr", "add", "10.9.0.1/24", "dev", "veth0"]);
+  sh("ip", ["-n", b, "addr", "add", "10.9.0.2/24", "dev", "veth1"]);
+  for (const [ns, dev] of [
+    [a, "veth0"],
+    [b, "veth1"],
+  ]) {
+    sh("ip", ["-n", ns, "link", "set", dev, "up"]);
+    const on = offloads ? "on" : "off";
+    sh("ip", ["netns", "exec", ns, "ethtool", "-K", dev, "tso", on, "gso", on, "gro", on, "tx", on]);
+  }
+  await start(b, [process.execPath, "--input-type=module", "-e", KERNEL_SERVER], /ready/);
+  return { label, ns: a, host: "10.9.0.2", best: null };
+}
+
+function best(x: Figures | null, y: Figures): Figures {
+  if (x === null) return y;
+  return {
+    send: Math.max(x.send, y.send),
+    recv: Math.max(x.recv, y.recv),
+    rttUs: Math.min(x.rttUs, y.rttUs),
+    cps: Math.max(x.cps, y.cps),
+    c1000: y.c1000ok === 1000 && (x.c1000ok < 1000 || y.c1000 < x.c1000) ? y.c1000 : x.c1000,
+    c1000ok: Math.max(x.c1000ok, y.c1000ok),
   };
 }
 
@@ -219,68 +310,70 @@ async function main(): Promise<void> {
     console.log(`bench:tap skipped: ${why}`);
     return;
   }
-  // The stack over TAP.
-  const t = netns("tap");
-  sh("ip", ["-n", t, "tuntap", "add", "dev", "tap0", "mode", "tap"]);
-  sh("ip", ["-n", t, "addr", "add", "10.0.0.1/24", "dev", "tap0"]);
-  sh("ip", ["-n", t, "link", "set", "tap0", "up"]);
-  await start(t, [process.execPath, join(root, "bin/netstack.js"), "serve", "--tap", "tap0:10.0.0.2/24"], /ready/);
-  // The kernel over veth, offloads off.
-  const a = netns("ka");
-  const b = netns("kb");
-  sh("ip", ["-n", a, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1", "netns", b]);
-  sh("ip", ["-n", a, "addr", "add", "10.9.0.1/24", "dev", "veth0"]);
-  sh("ip", ["-n", b, "addr", "add", "10.9.0.2/24", "dev", "veth1"]);
-  for (const [ns, dev] of [
-    [a, "veth0"],
-    [b, "veth1"],
-  ]) {
-    sh("ip", ["-n", ns, "link", "set", dev, "up"]);
-    sh("ip", ["netns", "exec", ns, "ethtool", "-K", dev, "tso", "off", "gso", "off", "gro", "off", "tx", "off"]);
-  }
-  await start(b, [process.execPath, "--input-type=module", "-e", KERNEL_SERVER], /ready/);
+  const cliPath = join(root, "bin/netstack.js");
+  const sides: Side[] = [
+    await stackSide("stack (offloads)", "tap", cliPath, {}),
+    await stackSide("stack (no offloads)", "tapn", cliPath, { NETSTACK_TAP_OFFLOAD: "0" }),
+  ];
+  // Another tree's `netstack serve` (e.g. the main branch) as a "before" in the same run.
+  const baseline = process.env.NETSTACK_BENCH_BASELINE;
+  if (baseline) sides.push(await stackSide("before", "tapb", join(baseline, "bin/netstack.js"), {}));
+  sides.push(await kernelSide("kernel-noofl", "k", false));
+  sides.push(await kernelSide("kernel-ofl", "o", true));
 
   console.log(
-    `bench:tap: ${SECONDS} s per figure, best of ${ROUNDS} alternating rounds; the stack over TAP vs the kernel over veth (offloads off)`,
+    `bench:tap: ${SECONDS} s per figure, best of ${ROUNDS} alternating rounds; the stack over TAP (offloads on and off) vs the kernel over veth (offloads off and on)`,
   );
-  let stack: Figures | null = null;
-  let kernel: Figures | null = null;
-  const best = (x: Figures | null, y: Figures): Figures =>
-    x === null
-      ? y
-      : {
-          send: Math.max(x.send, y.send),
-          recv: Math.max(x.recv, y.recv),
-          rttUs: Math.min(x.rttUs, y.rttUs),
-          cps: Math.max(x.cps, y.cps),
-        };
-  const mbit = (x: number) => `${(x / 1e6).toFixed(1)} Mbit/s`;
+  const mbit = (x: number) => `${(x / 1e6).toFixed(0)} Mbit/s`;
   const line = (f: Figures) =>
-    `send ${mbit(f.send)}, receive ${mbit(f.recv)}, rtt ${f.rttUs.toFixed(1)} us, ${f.cps.toFixed(0)} conn/s`;
+    `send ${mbit(f.send)}, receive ${mbit(f.recv)}, rtt ${f.rttUs.toFixed(1)} us, ${f.cps.toFixed(0)} conn/s, 1000 concurrent ${f.c1000.toFixed(0)} ms (${f.c1000ok} ok)`;
   for (let r = 0; r < ROUNDS; r++) {
-    const s1 = measure(t, "10.0.0.2");
-    const k1 = measure(a, "10.9.0.2");
-    console.log(`round ${r + 1}: stack ${line(s1)}; kernel ${line(k1)}`);
-    stack = best(stack, s1);
-    kernel = best(kernel, k1);
+    for (const side of sides) {
+      const f = measure(side.ns, side.host);
+      console.log(`round ${r + 1}: ${side.label}: ${line(f)}`);
+      side.best = best(side.best, f);
+    }
   }
-  if (stack === null || kernel === null) return;
-  const rows: [string, string, string, string][] = [
-    ["stack sends (kernel receives)", mbit(stack.send), mbit(kernel.send), (stack.send / kernel.send).toFixed(2)],
-    ["stack receives (kernel sends)", mbit(stack.recv), mbit(kernel.recv), (stack.recv / kernel.recv).toFixed(2)],
-    [
-      "request/response round trip",
-      `${stack.rttUs.toFixed(1)} us`,
-      `${kernel.rttUs.toFixed(1)} us`,
-      (stack.rttUs / kernel.rttUs).toFixed(2),
-    ],
-    ["connections/s (8 at a time)", stack.cps.toFixed(0), kernel.cps.toFixed(0), (stack.cps / kernel.cps).toFixed(2)],
+  const [ofl, noofl] = sides;
+  const kNo = sides.find((x) => x.label === "kernel-noofl")?.best as Figures;
+  const kOfl = sides.find((x) => x.label === "kernel-ofl")?.best as Figures;
+  if (ofl.best === null || noofl.best === null) return;
+  const rows: [string, (f: Figures) => number, (v: number) => string][] = [
+    ["stack sends (kernel receives)", (f) => f.send, mbit],
+    ["stack receives (kernel sends)", (f) => f.recv, mbit],
+    ["request/response round trip", (f) => f.rttUs, (v) => `${v.toFixed(1)} us`],
+    ["connections/s (8 at a time)", (f) => f.cps, (v) => v.toFixed(0)],
+    ["1000 concurrent (1 KB each way)", (f) => f.c1000, (v) => `${v.toFixed(0)} ms`],
   ];
-  const w = [32, 16, 16, 8];
-  const fmt = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join("  ");
-  console.log(fmt(["", "stack over TAP", "kernel (veth)", "ratio"]));
-  for (const r of rows) console.log(fmt(r));
-  console.log("targets: >= 0.60 both ways; round trip ratio <= 1.30 (lower is better)");
+  const w0 = 32;
+  const w = 15;
+  console.log(["".padEnd(w0), ...sides.map((x) => x.label.padStart(w))].join(" "));
+  for (const [name, get, fmt] of rows) {
+    console.log([name.padEnd(w0), ...sides.map((x) => fmt(get(x.best as Figures)).padStart(w))].join(" "));
+  }
+  console.log("ratios (same run; time figures: the kernel's over ours, so higher is better everywhere)");
+  const ratio = (f: Figures, k: Figures, i: number) => {
+    const [, get] = rows[i];
+    return i >= 2 && i !== 3 ? get(k) / get(f) : get(f) / get(k);
+  };
+  const pairs: [string, Figures, Figures][] = [
+    ["stack (offloads) / kernel-noofl", ofl.best, kNo],
+    ["stack (offloads) / kernel-ofl", ofl.best, kOfl],
+    ["stack (no offloads) / kernel-noofl", noofl.best, kNo],
+  ];
+  const before = sides.find((x) => x.label === "before")?.best;
+  if (before) {
+    pairs.push(["before / kernel-noofl", before, kNo]);
+    pairs.push(["stack (offloads) / before", ofl.best, before]);
+    pairs.push(["stack (no offloads) / before", noofl.best, before]);
+  }
+  console.log(["".padEnd(36), ...rows.map((r) => r[0].split(" ")[0].padStart(12))].join(" "));
+  for (const [name, f, k] of pairs) {
+    console.log([name.padEnd(36), ...rows.map((_, i) => ratio(f, k, i).toFixed(2).padStart(12))].join(" "));
+  }
+  console.log(
+    "targets (issue 17): offloads: bulk >= 0.5x kernel-ofl and >= 1.5x kernel-noofl; no offloads: bulk >= 0.8x kernel-noofl; conn/s >= 1.0x; 1000 concurrent within 1.5x; rtt within 1.0x",
+  );
 }
 
 try {

@@ -1,26 +1,39 @@
 /*
  * netstack TAP addon (Node-API, C): Linux TAP devices for src/node/tap.ts.
  *
- *   open(name)                        -> { fd, name }     open /dev/net/tun, TUNSETIFF IFF_TAP|IFF_NO_PI,
- *                                                          non-blocking, close-on-exec
- *   read(fd, buf, lens, frameMax)     -> count            read frames until EAGAIN, `lens` full, or less than
+ *   open(name, tun, vnet, offloads)   -> { fd, name, vnetHdrLen, offloads }
+ *                                                          open /dev/net/tun, TUNSETIFF IFF_TAP (or IFF_TUN)
+ *                                                          | IFF_NO_PI, non-blocking, close-on-exec; with
+ *                                                          `vnet`: IFF_VNET_HDR, TUNSETVNETHDRSZ 12,
+ *                                                          TUNSETVNETLE, TUNSETOFFLOAD with the largest
+ *                                                          subset of `offloads` the kernel accepts (falls
+ *                                                          back to no vnet header where IFF_VNET_HDR is
+ *                                                          refused: vnetHdrLen 0)
+ *   read(fd, buf, lens, frameMax, meta) -> count          read frames until EAGAIN, `lens` full, or less than
  *                                                          `frameMax` bytes left in `buf`; frame i is at the
- *                                                          sum of lens[0..i) rounded up to 8 bytes each
- *   write(fd, buf, off, len)          -> bytes or -errno  one frame, on the calling thread
- *   writer(fd, ringBytes)             -> handle           a writer thread with its own byte ring
- *   writerSend(w, buf, off, len, direct) -> 0 or -errno  copy one frame into the ring (waits while the
- *                                                          ring is full) and wake the thread if it sleeps;
- *                                                          with `direct` and nothing queued, write(2) it
- *                                                          here instead (no thread hand-off: latency)
+ *                                                          sum of lens[0..i) rounded up to 8 bytes each; in
+ *                                                          vnet mode (`meta` a Uint8Array, else null) frame
+ *                                                          i's virtio_net_hdr goes to meta[12 i, 12 i + 12)
+ *                                                          (readv: never into the frame bytes)
+ *   write(fd, buf, off, len, meta, metaOff, vnetHdrLen) -> bytes or -errno  one frame, on the calling thread; in vnet
+ *                                                          mode with meta[metaOff, +12) as its header
+ *                                                          (null: an all-zero header, GSO_NONE)
+ *   writer(fd, ringBytes, vnetHdrLen) -> handle           a writer thread with its own byte ring
+ *   writerSend(w, buf, off, len, direct, meta, metaOff) -> 0 or -errno  copy one frame (and its header)
+ *                                                          into the ring (waits while the ring is full) and
+ *                                                          wake the thread if it sleeps; with `direct` and
+ *                                                          nothing queued, write(2) it here instead (no
+ *                                                          thread hand-off: latency)
  *   writerStats(w, out)               out = Float64Array [frames written, frames failed, last errno,
  *                                                          frames queued now, times the sender waited]
  *   writerClose(w)                    write what is queued, stop and join the thread
- *   reader(fd, frameMax, callback)    -> handle           a reader thread: reads frames into pools the JS
+ *   reader(fd, frameMax, callback, vnetHdrLen) -> handle  a reader thread: reads frames into pools the JS
  *                                                          side feeds, callback(status) on the JS thread when
  *                                                          frames are ready (0) or reading failed (-errno)
  *   readerFeed(r, pool)               give the thread a pool (a Uint8Array kept alive by the caller until
  *                                     every frame of it was taken); returns the pools it now holds
- *   readerTake(r, seqs, offs, lens)   -> count            frames ready: pool sequence number, offset, length
+ *   readerTake(r, seqs, offs, lens, meta) -> count        frames ready: pool sequence number, offset, length;
+ *                                                          in vnet mode their headers copied to meta[12 i..]
  *   readerNotify(r)                   have the callback called again (after resume)
  *   readerClose(r)                    stop and join the thread
  *   poller(fd, callback)              -> handle           libuv poll handle (stopped); callback(status) on
@@ -51,8 +64,24 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <uv.h>
+
+/* Older kernel headers lack the UDP segmentation offloads (Linux 6.2). */
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
+#ifndef TUNSETVNETLE
+#define TUNSETVNETLE _IOW('T', 220, int)
+#endif
+
+/* The virtio_net_hdr_v1 (virtio 1.0 5.1.6: flags, gso_type, hdr_len, gso_size, csum_start,
+   csum_offset, num_buffers; 12 bytes, little-endian). See src/wire/virtio-net.ts for why 12. */
+#define VNET_HDR_LEN 12
 
 #define CHECK(env, call)                                                                                  \
   do {                                                                                                     \
@@ -103,28 +132,79 @@ static int get_name(napi_env env, napi_value v, char out[IFNAMSIZ]) {
   return 1;
 }
 
+/* TUNSETOFFLOAD with `want`, dropping what the kernel refuses (EINVAL) in order: USO, TSO_ECN, TSO,
+   then everything; returns the flags set (0 when none were accepted). */
+static unsigned set_offloads(int fd, unsigned want) {
+  const unsigned drops[] = {TUN_F_USO4 | TUN_F_USO6, TUN_F_TSO_ECN, TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN, ~0u};
+  unsigned f = want;
+  for (size_t i = 0;; i++) {
+    if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)f) == 0) return f;
+    if (i == sizeof drops / sizeof drops[0] || f == 0) break;
+    f &= ~drops[i];
+  }
+  ioctl(fd, TUNSETOFFLOAD, 0ul);
+  return 0;
+}
+
 static napi_value tap_open(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv)) return NULL;
   char name[IFNAMSIZ];
   if (!get_name(env, argv[0], name)) return NULL;
+  bool tun = false, vnet = false;
+  uint32_t want = 0;
+  CHECK(env, napi_get_value_bool(env, argv[1], &tun));
+  CHECK(env, napi_get_value_bool(env, argv[2], &vnet));
+  CHECK(env, napi_get_value_uint32(env, argv[3], &want));
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return throw_errno(env, errno, "open", "/dev/net/tun");
+  unsigned features = 0;
+  if (vnet && (ioctl(fd, TUNGETFEATURES, &features) < 0 || !(features & IFF_VNET_HDR))) vnet = false;
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  ifr.ifr_flags = (short)((tun ? IFF_TUN : IFF_TAP) | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0));
   memcpy(ifr.ifr_name, name, IFNAMSIZ);
-  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+  int r = ioctl(fd, TUNSETIFF, &ifr);
+  if (r < 0 && vnet && errno == EINVAL) {
+    /* A persistent device created without IFF_VNET_HDR refuses it: open it without. */
+    vnet = false;
+    ifr.ifr_flags = (short)((tun ? IFF_TUN : IFF_TAP) | IFF_NO_PI);
+    memcpy(ifr.ifr_name, name, IFNAMSIZ);
+    r = ioctl(fd, TUNSETIFF, &ifr);
+  }
+  if (r < 0) {
     int err = errno;
     close(fd);
     return throw_errno(env, err, "ioctl", "TUNSETIFF");
   }
-  napi_value result, fd_v, name_v;
+  int hdr_len = 0;
+  unsigned offloads = 0;
+  if (vnet) {
+    int sz = VNET_HDR_LEN, le = 1;
+    if (ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0) {
+      int err = errno;
+      close(fd);
+      return throw_errno(env, err, "ioctl", "TUNSETVNETHDRSZ");
+    }
+    /* virtio 1.0 headers are little-endian; on a little-endian host this is the default anyway. */
+    if (ioctl(fd, TUNSETVNETLE, &le) < 0 && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__) {
+      int err = errno;
+      close(fd);
+      return throw_errno(env, err, "ioctl", "TUNSETVNETLE");
+    }
+    hdr_len = VNET_HDR_LEN;
+    offloads = set_offloads(fd, want);
+  }
+  napi_value result, fd_v, name_v, hdr_v, off_v;
   CHECK(env, napi_create_object(env, &result));
   CHECK(env, napi_create_int32(env, fd, &fd_v));
   CHECK(env, napi_create_string_utf8(env, ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ), &name_v));
+  CHECK(env, napi_create_int32(env, hdr_len, &hdr_v));
+  CHECK(env, napi_create_uint32(env, offloads, &off_v));
   CHECK(env, napi_set_named_property(env, result, "fd", fd_v));
   CHECK(env, napi_set_named_property(env, result, "name", name_v));
+  CHECK(env, napi_set_named_property(env, result, "vnetHdrLen", hdr_v));
+  CHECK(env, napi_set_named_property(env, result, "offloads", off_v));
   return result;
 }
 
@@ -143,12 +223,40 @@ static int get_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
   return 1;
 }
 
+/* An optional Uint8Array argument: *data NULL for null/undefined. */
+static int get_opt_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return 0;
+  if (t == napi_null || t == napi_undefined) {
+    *data = NULL;
+    *len = 0;
+    return 1;
+  }
+  return get_bytes(env, v, data, len);
+}
+
+static const uint8_t zero_hdr[16];
+
+/* One frame with its virtio_net_hdr in front (hdr NULL: zeros), gathered. */
+static ssize_t write_frame(int fd, const uint8_t *hdr, size_t hdr_len, const uint8_t *frame, size_t len) {
+  ssize_t n;
+  if (hdr_len == 0) {
+    do n = write(fd, frame, len);
+    while (n < 0 && errno == EINTR);
+    return n;
+  }
+  struct iovec iov[2] = {{(void *)(hdr != NULL ? hdr : zero_hdr), hdr_len}, {(void *)frame, len}};
+  do n = writev(fd, iov, 2);
+  while (n < 0 && errno == EINTR);
+  return n;
+}
+
 static napi_value tap_read(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  if (!get_args(env, info, 4, argv)) return NULL;
+  napi_value argv[5];
+  if (!get_args(env, info, 5, argv)) return NULL;
   int32_t fd, frame_max;
-  uint8_t *buf;
-  size_t buf_len;
+  uint8_t *buf, *meta;
+  size_t buf_len, meta_len;
   napi_typedarray_type type;
   size_t nlens, lens_off;
   void *lens_ptr;
@@ -161,10 +269,19 @@ static napi_value tap_read(napi_env env, napi_callback_info info) {
     return NULL;
   }
   CHECK(env, napi_get_value_int32(env, argv[3], &frame_max));
+  if (!get_opt_bytes(env, argv[4], &meta, &meta_len)) return NULL;
   uint32_t *lens = lens_ptr;
   size_t off = 0, count = 0;
+  if (meta != NULL && meta_len / VNET_HDR_LEN < nlens) nlens = meta_len / VNET_HDR_LEN;
   while (count < nlens && buf_len - off >= (size_t)frame_max) {
-    ssize_t n = read(fd, buf + off, (size_t)frame_max);
+    ssize_t n;
+    if (meta != NULL) {
+      struct iovec iov[2] = {{meta + count * VNET_HDR_LEN, VNET_HDR_LEN}, {buf + off, (size_t)frame_max}};
+      n = readv(fd, iov, 2);
+      if (n >= 0) n = n < VNET_HDR_LEN ? 0 : n - VNET_HDR_LEN;
+    } else {
+      n = read(fd, buf + off, (size_t)frame_max);
+    }
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -180,24 +297,43 @@ static napi_value tap_read(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* The header argument pair (meta, metaOff) of write/writerSend: NULL for null (zeros). */
+static int get_hdr(napi_env env, napi_value mv, napi_value ov, const uint8_t **hdr) {
+  uint8_t *meta;
+  size_t meta_len;
+  int32_t moff = 0;
+  if (!get_opt_bytes(env, mv, &meta, &meta_len)) return 0;
+  if (meta == NULL) {
+    *hdr = NULL;
+    return 1;
+  }
+  if (napi_get_value_int32(env, ov, &moff) != napi_ok || moff < 0 || (size_t)moff + VNET_HDR_LEN > meta_len) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "virtio_net_hdr range outside the buffer");
+    return 0;
+  }
+  *hdr = meta + moff;
+  return 1;
+}
+
 static napi_value tap_write(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  if (!get_args(env, info, 4, argv)) return NULL;
-  int32_t fd, off, len;
+  napi_value argv[7];
+  if (!get_args(env, info, 7, argv)) return NULL;
+  int32_t fd, off, len, hdr_len;
   uint8_t *buf;
   size_t buf_len;
+  const uint8_t *hdr;
   CHECK(env, napi_get_value_int32(env, argv[0], &fd));
   if (!get_bytes(env, argv[1], &buf, &buf_len)) return NULL;
   CHECK(env, napi_get_value_int32(env, argv[2], &off));
   CHECK(env, napi_get_value_int32(env, argv[3], &len));
+  CHECK(env, napi_get_value_int32(env, argv[6], &hdr_len));
   if (off < 0 || len < 0 || (size_t)off + (size_t)len > buf_len) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "write range outside the buffer");
     return NULL;
   }
-  ssize_t n;
-  do {
-    n = write(fd, buf + off, (size_t)len);
-  } while (n < 0 && errno == EINTR);
+  if (!get_hdr(env, argv[4], argv[5], &hdr)) return NULL;
+  ssize_t n = write_frame(fd, hdr, hdr_len == VNET_HDR_LEN ? VNET_HDR_LEN : 0, buf + off, (size_t)len);
+  if (n > 0) n -= hdr_len == VNET_HDR_LEN ? VNET_HDR_LEN : 0;
   napi_value result;
   CHECK(env, napi_create_int32(env, n < 0 ? -errno : (int32_t)n, &result));
   return result;
@@ -207,8 +343,9 @@ static napi_value tap_write(napi_env env, napi_callback_info info) {
  *
  * write(2) on a TAP device does the kernel's receive work (IP, TCP, waking the reader) in the calling
  * thread. The writer thread takes that off the JS thread: `writerSend` copies the frame into a byte
- * ring (records of [u32 length, u32 pad, frame, padding to 8 bytes]; a length of SKIP marks the end of
- * the ring) and the thread writes the frames in order. One producer (the JS thread), one consumer.
+ * ring (records of [u32 length, u32 pad, in vnet mode a 16-byte slot holding the 12-byte header,
+ * frame, padding to 8 bytes]; a length of SKIP marks the end of the ring) and the thread writes the
+ * frames in order. One producer (the JS thread), one consumer.
  * Positions are monotonic byte counters; `head` is written by the producer, `tail` by the thread. */
 
 #define SKIP 0xffffffffu
@@ -216,6 +353,7 @@ static napi_value tap_write(napi_env env, napi_callback_info info) {
 
 typedef struct {
   int fd;
+  uint32_t hdr_slot;         /* 16 in vnet mode (a 12-byte header, 8-byte aligned), else 0 */
   uint8_t *ring;
   uint64_t size;             /* bytes, a multiple of 8 */
   _Atomic uint64_t head;     /* producer position */
@@ -254,10 +392,8 @@ static void *writer_main(void *arg) {
       atomic_store(&w->tail, t + (w->size - off));
       continue;
     }
-    ssize_t n;
-    do {
-      n = write(w->fd, w->ring + off + 8, len);
-    } while (n < 0 && errno == EINTR);
+    ssize_t n = write_frame(w->fd, w->ring + off + 8, w->hdr_slot ? VNET_HDR_LEN : 0,
+                            w->ring + off + 8 + w->hdr_slot, len);
     if (n < 0) {
       atomic_store(&w->last_errno, errno);
       atomic_fetch_add(&w->failed, 1);
@@ -265,7 +401,7 @@ static void *writer_main(void *arg) {
       atomic_fetch_add(&w->written, 1);
     }
     atomic_fetch_sub(&w->queued, 1);
-    atomic_store(&w->tail, t + 8 + ((len + 7) & ~(uint64_t)7));
+    atomic_store(&w->tail, t + 8 + w->hdr_slot + ((len + 7) & ~(uint64_t)7));
     if (atomic_load(&w->waiting)) {
       pthread_mutex_lock(&w->mu);
       pthread_mutex_unlock(&w->mu);
@@ -306,14 +442,15 @@ static writer_t *get_writer(napi_env env, napi_value v) {
 }
 
 static napi_value tap_writer(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  if (!get_args(env, info, 2, argv)) return NULL;
-  int32_t fd;
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  int32_t fd, hdr_len;
   int64_t size;
   CHECK(env, napi_get_value_int32(env, argv[0], &fd));
   CHECK(env, napi_get_value_int64(env, argv[1], &size));
-  if (size < 2 * (MAX_FRAME + 16) || size > (1 << 30)) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "writer ring size must be 131232 bytes .. 1 GiB");
+  CHECK(env, napi_get_value_int32(env, argv[2], &hdr_len));
+  if (size < 2 * (MAX_FRAME + 32) || size > (1 << 30)) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "writer ring size must be 131264 bytes .. 1 GiB");
     return NULL;
   }
   writer_t *w = calloc(1, sizeof *w);
@@ -325,6 +462,7 @@ static napi_value tap_writer(napi_env env, napi_callback_info info) {
     return throw_errno(env, ENOMEM, "malloc", "writer ring");
   }
   w->fd = fd;
+  w->hdr_slot = hdr_len == VNET_HDR_LEN ? 16 : 0;
   pthread_mutex_init(&w->mu, NULL);
   pthread_cond_init(&w->frames, NULL);
   pthread_cond_init(&w->space, NULL);
@@ -340,8 +478,8 @@ static napi_value tap_writer(napi_env env, napi_callback_info info) {
 }
 
 static napi_value tap_writer_send(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  if (!get_args(env, info, 5, argv)) return NULL;
+  napi_value argv[7];
+  if (!get_args(env, info, 7, argv)) return NULL;
   writer_t *w = get_writer(env, argv[0]);
   if (w == NULL) return NULL;
   int32_t off, len;
@@ -360,17 +498,16 @@ static napi_value tap_writer_send(napi_env env, napi_callback_info info) {
   }
   bool direct = false;
   CHECK(env, napi_get_value_bool(env, argv[4], &direct));
+  const uint8_t *hdr = NULL;
+  if (w->hdr_slot && !get_hdr(env, argv[5], argv[6], &hdr)) return NULL;
   if (direct && atomic_load(&w->head) == atomic_load(&w->tail)) {
     /* Nothing queued: the thread is not writing, so order is kept. */
-    ssize_t n;
-    do {
-      n = write(w->fd, buf + off, (size_t)len);
-    } while (n < 0 && errno == EINTR);
+    ssize_t n = write_frame(w->fd, hdr, w->hdr_slot ? VNET_HDR_LEN : 0, buf + off, (size_t)len);
     napi_value result;
     CHECK(env, napi_create_int32(env, n < 0 ? -errno : 0, &result));
     return result;
   }
-  uint64_t rec = 8 + (((uint64_t)len + 7) & ~(uint64_t)7);
+  uint64_t rec = 8 + w->hdr_slot + (((uint64_t)len + 7) & ~(uint64_t)7);
   uint64_t h = atomic_load_explicit(&w->head, memory_order_relaxed);
   uint64_t off_in = h % w->size;
   uint64_t skip = w->size - off_in < rec ? w->size - off_in : 0;
@@ -392,7 +529,8 @@ static napi_value tap_writer_send(napi_env env, napi_callback_info info) {
   }
   uint32_t len32 = (uint32_t)len;
   memcpy(w->ring + off_in, &len32, 4);
-  memcpy(w->ring + off_in + 8, buf + off, (size_t)len);
+  if (w->hdr_slot) memcpy(w->ring + off_in + 8, hdr != NULL ? hdr : zero_hdr, VNET_HDR_LEN);
+  memcpy(w->ring + off_in + 8 + w->hdr_slot, buf + off, (size_t)len);
   atomic_fetch_add(&w->queued, 1);
   atomic_store(&w->head, h + rec); /* seq_cst: ordered before the load of `sleeping` */
   if (atomic_load(&w->sleeping)) {
@@ -452,6 +590,7 @@ static napi_value tap_writer_close(napi_env env, napi_callback_info info) {
 
 typedef struct {
   uint32_t seq, off, len;
+  uint8_t hdr[VNET_HDR_LEN]; /* vnet mode: the frame's header */
 } desc_t;
 
 typedef struct {
@@ -462,6 +601,7 @@ typedef struct {
 typedef struct {
   int fd, efd;
   uint32_t frame_max;
+  uint32_t hdr_len; /* vnet mode: each frame is read with its header in front (the header stays in the pool) */
   uv_async_t async;
   napi_env env;
   napi_ref callback;
@@ -502,7 +642,7 @@ static void *reader_main(void *arg) {
       continue;
     }
     pool_t *p = &r->pools[pt % POOLS];
-    ssize_t n = read(r->fd, p->ptr + r->poff, r->frame_max);
+    ssize_t n = read(r->fd, p->ptr + r->poff, r->frame_max + r->hdr_len);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -524,12 +664,14 @@ static void *reader_main(void *arg) {
       reader_wake_js(r);
       return NULL;
     }
+    if ((size_t)n < r->hdr_len) continue; /* cannot happen: the kernel writes the header first */
     desc_t *d = &r->desc[dh % DESC];
     d->seq = pt;
-    d->off = r->poff;
-    d->len = (uint32_t)n;
+    d->off = r->poff + r->hdr_len;
+    d->len = (uint32_t)n - r->hdr_len;
+    if (r->hdr_len) memcpy(d->hdr, p->ptr + r->poff, VNET_HDR_LEN);
     r->poff += ((uint32_t)n + 7) & ~7u;
-    if (p->len - r->poff < r->frame_max) {
+    if (p->len - r->poff < r->frame_max + r->hdr_len) {
       r->poff = 0;
       atomic_store(&r->ptail, pt + 1); /* done with this pool */
     }
@@ -625,11 +767,12 @@ static reader_t *get_reader(napi_env env, napi_value v) {
 }
 
 static napi_value tap_reader(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  if (!get_args(env, info, 3, argv)) return NULL;
-  int32_t fd, frame_max;
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv)) return NULL;
+  int32_t fd, frame_max, hdr_len;
   CHECK(env, napi_get_value_int32(env, argv[0], &fd));
   CHECK(env, napi_get_value_int32(env, argv[1], &frame_max));
+  CHECK(env, napi_get_value_int32(env, argv[3], &hdr_len));
   if (frame_max < 64 || frame_max > (1 << 20)) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "frameMax must be 64 .. 1 MiB");
     return NULL;
@@ -640,6 +783,7 @@ static napi_value tap_reader(napi_env env, napi_callback_info info) {
   if (r == NULL) return throw_errno(env, ENOMEM, "calloc", "reader");
   r->fd = fd;
   r->frame_max = (uint32_t)frame_max;
+  r->hdr_len = hdr_len == VNET_HDR_LEN ? VNET_HDR_LEN : 0;
   r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (r->efd < 0) {
     int e = errno;
@@ -679,7 +823,7 @@ static napi_value tap_reader_feed(napi_env env, napi_callback_info info) {
   size_t len;
   if (!get_bytes(env, argv[1], &buf, &len)) return NULL;
   uint32_t ph = atomic_load(&r->phead);
-  if (len < 2 * (size_t)r->frame_max || ph - atomic_load(&r->ptail) >= POOLS || r->closed) {
+  if (len < 2 * ((size_t)r->frame_max + 8 + r->hdr_len) || ph - atomic_load(&r->ptail) >= POOLS || r->closed) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "reader pool too small, too many pools, or reader closed");
     return NULL;
   }
@@ -697,8 +841,8 @@ static napi_value tap_reader_feed(napi_env env, napi_callback_info info) {
 }
 
 static napi_value tap_reader_take(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  if (!get_args(env, info, 4, argv)) return NULL;
+  napi_value argv[5];
+  if (!get_args(env, info, 5, argv)) return NULL;
   reader_t *r = get_reader(env, argv[0]);
   if (r == NULL) return NULL;
   uint32_t *arr[3];
@@ -716,11 +860,20 @@ static napi_value tap_reader_take(napi_env env, napi_callback_info info) {
     arr[i] = ptr;
     cap = i == 0 || n < cap ? n : cap;
   }
+  uint8_t *meta;
+  size_t meta_len;
+  if (!get_opt_bytes(env, argv[4], &meta, &meta_len)) return NULL;
+  if (r->hdr_len && meta == NULL) {
+    napi_throw_type_error(env, NULL, "a vnet reader needs a metadata buffer");
+    return NULL;
+  }
+  if (r->hdr_len && meta_len / VNET_HDR_LEN < cap) cap = meta_len / VNET_HDR_LEN;
   uint32_t dt = atomic_load_explicit(&r->dtail, memory_order_relaxed);
   uint32_t dh = atomic_load(&r->dhead);
   uint32_t count = 0;
   while (dt != dh && count < cap) {
     desc_t *d = &r->desc[dt % DESC];
+    if (r->hdr_len) memcpy(meta + count * VNET_HDR_LEN, d->hdr, VNET_HDR_LEN);
     arr[0][count] = d->seq;
     arr[1][count] = d->off;
     arr[2][count] = d->len;

@@ -25,6 +25,15 @@ export type {
 export { type CounterId, Counters, counter, counterNames } from "./counters.ts";
 export { type AddressState, Device, type DeviceKind } from "./device/device.ts";
 export { NEIGHBOR_STATE_NAMES, NeighborState } from "./device/neighbor.ts";
+export {
+  LearningSwitch,
+  type MacEntry,
+  type PortSend,
+  SwitchError,
+  type SwitchOptions,
+  SwitchPort,
+  type SwitchPortStats,
+} from "./gateway/switch.ts";
 // ---- IP helpers ----
 export {
   formatMac,
@@ -115,3 +124,4 @@ export * as ndp from "./wire/ndp.ts";
 export * as tcp from "./wire/tcp.ts";
 export * as tcpOptions from "./wire/tcp-options.ts";
 export * as udp from "./wire/udp.ts";
+export * as virtioNet from "./wire/virtio-net.ts";

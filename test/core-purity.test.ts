@@ -1,5 +1,7 @@
-// The platform-neutral core (everything under src/ except src/node/) must not touch Node or the
-// host's clock, timers or randomness: those come through the injected Bindings.
+// The platform-neutral core (everything under src/ except src/node/ and src/browser/) must not touch
+// Node or the host's clock, timers or randomness: those come through the injected Bindings (src/host/
+// and src/http/ get them from a HostPlatform). src/browser/ may use the browser's globals, but no
+// Node module and nothing from src/node/.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -11,7 +13,8 @@ function coreFiles(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) {
-      if (relative(root, p) === join("src", "node")) continue;
+      const rel = relative(root, p);
+      if (rel === join("src", "node") || rel === join("src", "browser")) continue;
       coreFiles(p, out);
     } else if (name.endsWith(".ts") && !name.endsWith(".test.ts")) out.push(p);
   }
@@ -51,4 +54,19 @@ test("the purity check catches a forbidden use", () => {
   const bad = stripComments('import x from "node:fs";\nconst t = Date.now();');
   assert.ok(FORBIDDEN.some(([re]) => re.test(bad)));
   assert.ok(!FORBIDDEN.some(([re]) => re.test(stripComments("// Date and setTimeout in a comment\nconst a = 1;"))));
+});
+
+test("src/browser imports no Node module and nothing from src/node", () => {
+  const dir = join(root, "src", "browser");
+  const problems: string[] = [];
+  for (const name of readdirSync(dir)) {
+    if (!name.endsWith(".ts") || name.endsWith(".test.ts")) continue;
+    const src = stripComments(readFileSync(join(dir, name), "utf8"));
+    for (const [re, what] of FORBIDDEN.filter(
+      ([, w]) => w.includes("import") || w.includes("require") || w.includes("Buffer"),
+    )) {
+      if (re.test(src)) problems.push(`src/browser/${name} ${what}`);
+    }
+  }
+  assert.deepEqual(problems, []);
 });

@@ -7,6 +7,8 @@ import type { FuzzTarget } from "../target.ts";
 import { arpTarget } from "./arp.ts";
 import { pcapngTarget, pcapTarget } from "./capture.ts";
 import { decodeTarget } from "./decode.ts";
+import { dhcpTarget } from "./dhcp.ts";
+import { dnsTarget } from "./dns.ts";
 import { ethernetTarget } from "./ethernet.ts";
 import { icmpv4Target } from "./icmpv4.ts";
 import { icmpv6Target } from "./icmpv6.ts";
@@ -27,6 +29,8 @@ export const TARGETS: readonly FuzzTarget[] = [
   ndpTarget,
   udpTarget,
   tcpTarget,
+  dhcpTarget,
+  dnsTarget,
   pcapTarget,
   pcapngTarget,
   decodeTarget,

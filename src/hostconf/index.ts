@@ -52,7 +52,17 @@ export {
   TimerRegistry,
 } from "./context.ts";
 export { Dad, type DadConfig, type DadVerdict, DEFAULT_DAD_CONFIG } from "./dad.ts";
+export {
+  DEFAULT_DHCP_CLIENT_CONFIG,
+  DhcpClient,
+  type DhcpClientConfig,
+  type DhcpClientContext,
+  type DhcpClientState,
+  type DhcpLease,
+  type DhcpLeaseEvent,
+} from "./dhcp-client.ts";
 export { FakeHostconfContext, serializeMessage } from "./fake-context.ts";
+export { FakeDhcpClientContext, type SentDhcp } from "./fake-dhcp-context.ts";
 export { DEFAULT_HOSTCONF_CONFIG, Hostconf, type HostconfConfig } from "./hostconf.ts";
 export { Igmp, type IgmpVerdict } from "./igmp.ts";
 export {

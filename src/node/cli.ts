@@ -52,6 +52,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CliCommand
     summary: "send ICMP/ICMPv6 echo requests from the stack through a Linux TAP device, like ping(8)",
     load: async () => (await import("./cli/ping.ts")).command,
   },
+  gateway: {
+    summary: "give VMs and emulators a network: a switch of QEMU, WebSocket and TAP ports with a gateway",
+    load: async () => (await import("./cli/gateway.ts")).command,
+  },
 };
 
 function mainHelp(): string {

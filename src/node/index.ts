@@ -24,6 +24,8 @@ export {
   type DgramType,
   type RemoteInfo,
 } from "./dgram.ts";
+export { type GatewayHost, GatewayStartError, type OpenGatewayOptions, openGateway } from "./gateway-host.ts";
+export type { GsoStats } from "./gso.ts";
 export { type HttpApi, StackAgent } from "./http.ts";
 export {
   BaseLink,
@@ -74,12 +76,30 @@ export {
 } from "./qemu-link.ts";
 export { type ServiceStats, type Services, type ServicesOptions, startServices } from "./services.ts";
 export {
+  type AttachOptions,
+  attachLink,
+  DEFAULT_PORT_QUEUE_BYTES,
+  QemuPortServer,
+  type QemuPortServerOptions,
+  SwitchLink,
+  type SwitchLinkOptions,
+} from "./switch-ports.ts";
+export {
+  DEFAULT_OFFLOADS,
   type KeepHeapOptions,
   keepHeapMemory,
+  type OffloadFramesCallback,
   type TapAvailability,
   TapError,
   TapLink,
   type TapOptions,
   tapAvailable,
 } from "./tap.ts";
+export { TunLink, type TunOptions } from "./tun.ts";
 export { connectWeb, toWebStreams, type WebConnection } from "./web-streams.ts";
+export {
+  WebSocketPortServer,
+  type WebSocketPortServerOptions,
+  WebSocketServerLink,
+  WS_MAX_FRAME,
+} from "./ws-port-server.ts";

@@ -27,20 +27,53 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { getSystemErrorName } from "node:util";
+import { TunOffload, VNET_HDR_LEN } from "../wire/virtio-net.ts";
+import { GsoSplitter, type GsoStats } from "./gso.ts";
 import type { FramesCallback, Link } from "./link.ts";
 import { newLinkStats, sendRange } from "./link.ts";
 
+/**
+ * Called with a batch of received frames and their virtio_net_hdr (frame i's 12 bytes at
+ * `meta[12 i]`; see src/wire/virtio-net.ts); both are only valid during the call.
+ */
+export type OffloadFramesCallback = (frames: readonly Uint8Array[], meta: Uint8Array) => void;
+
+/** The offloads offered by default: checksum, TSO for IPv4 and IPv6 (with ECN), USO where the kernel has it. */
+export const DEFAULT_OFFLOADS =
+  TunOffload.Csum | TunOffload.Tso4 | TunOffload.Tso6 | TunOffload.TsoEcn | TunOffload.Uso4 | TunOffload.Uso6;
+
 interface TapAddon {
-  open(name: string): { fd: number; name: string };
-  read(fd: number, buf: Uint8Array, lens: Uint32Array, frameMax: number): number;
-  write(fd: number, buf: Uint8Array, off: number, len: number): number;
-  writer(fd: number, ringBytes: number): object;
-  writerSend(w: object, buf: Uint8Array, off: number, len: number, direct: boolean): number;
+  open(
+    name: string,
+    tun: boolean,
+    vnet: boolean,
+    offloads: number,
+  ): { fd: number; name: string; vnetHdrLen: number; offloads: number };
+  read(fd: number, buf: Uint8Array, lens: Uint32Array, frameMax: number, meta: Uint8Array | null): number;
+  write(
+    fd: number,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    meta: Uint8Array | null,
+    metaOff: number,
+    vnetHdrLen: number,
+  ): number;
+  writer(fd: number, ringBytes: number, vnetHdrLen: number): object;
+  writerSend(
+    w: object,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    direct: boolean,
+    meta: Uint8Array | null,
+    metaOff: number,
+  ): number;
   writerStats(w: object, out: Float64Array): void;
   writerClose(w: object): void;
-  reader(fd: number, frameMax: number, callback: (status: number) => void): object;
+  reader(fd: number, frameMax: number, callback: (status: number) => void, vnetHdrLen: number): object;
   readerFeed(r: object, pool: Uint8Array): number;
-  readerTake(r: object, seqs: Uint32Array, offs: Uint32Array, lens: Uint32Array): number;
+  readerTake(r: object, seqs: Uint32Array, offs: Uint32Array, lens: Uint32Array, meta: Uint8Array | null): number;
   readerNotify(r: object): void;
   readerRef(r: object, on: boolean): void;
   readerClose(r: object): void;
@@ -212,6 +245,17 @@ export interface TapOptions {
   writerThread?: boolean;
   /** Bytes of the writer thread's ring (default 1 MiB; at least 2 frames of 65600 bytes). */
   writerRingSize?: number;
+  /**
+   * Offloads (default true): open the device with IFF_VNET_HDR, a 12-byte virtio_net_hdr_v1 per frame,
+   * and offer the kernel `offloads` (TUNSETOFFLOAD; what it refuses is dropped, see `offloads`). The
+   * kernel then sends TCP super-frames of up to 64 KiB and partial checksums, and takes ours
+   * (`sendOffload`). Receivers set with `onFrames` still get MTU-sized frames with complete checksums
+   * (split in software: `gsoStats`); `onOffloadFrames` gets them as they came. false: plain frames.
+   * The default can be turned off for a whole process with NETSTACK_TAP_OFFLOAD=0.
+   */
+  offload?: boolean;
+  /** TUNSETOFFLOAD flags to offer (`TunOffload` of src/wire/virtio-net.ts; default `DEFAULT_OFFLOADS`). */
+  offloads?: number;
 }
 
 /** What the writer thread did: frames written, failed, queued now, times the JS thread waited. */
@@ -222,7 +266,7 @@ export interface TapWriterStats {
   waits: number;
 }
 
-/** A Linux TAP device. */
+/** A Linux TAP device (and, through `TunLink`, a TUN device). */
 export class TapLink implements Link {
   readonly stats = newLinkStats();
   closed = false;
@@ -255,22 +299,37 @@ export class TapLink implements Link {
   private pool: Uint8Array;
   private poolOff = 0;
   private callback: FramesCallback | null = null;
+  private offloadCallback: OffloadFramesCallback | null = null;
+  /** Bytes of the virtio_net_hdr in front of each frame on the fd: 12 with offloads, else 0. */
+  readonly vnetHdrLen: number;
+  /** TUNSETOFFLOAD flags the kernel accepted (`TunOffload`; 0 without offloads). */
+  readonly offloads: number;
+  /** Received headers of the batch being read: frame i's at `12 i`. */
+  private readonly rxMeta: Uint8Array | null;
+  /** The software fallback for `onFrames` receivers in vnet mode. */
+  private readonly splitter: GsoSplitter | null;
   private paused = false;
   private polling = false;
   private readonly closeCallbacks: ((error: Error | null) => void)[] = [];
 
-  private constructor(
+  protected constructor(
     a: TapAddon,
-    /** The device's name (as the kernel named it). */
-    readonly name: string,
-    /** The file descriptor (for diagnostics). */
-    readonly fd: number,
+    opened: { fd: number; name: string; vnetHdrLen: number; offloads: number },
     options: TapOptions,
+    /** Bytes before the IP header of a frame: 14 (Ethernet) on TAP, 0 on TUN. */
+    readonly l3Off: number,
   ) {
     this.a = a;
-    this.maxFrameLen = options.maxFrameLen ?? 65535 + 18;
+    this.name = opened.name;
+    this.fd = opened.fd;
+    this.vnetHdrLen = opened.vnetHdrLen;
+    this.offloads = opened.offloads;
+    this.maxFrameLen = options.maxFrameLen ?? 65535 + l3Off + (l3Off === 0 ? 0 : 4);
     this.lens = new Uint32Array(options.batch ?? 64);
-    this.poolSize = Math.max(options.poolSize ?? 1 << 20, this.maxFrameLen * 2);
+    this.rxMeta = this.vnetHdrLen === 0 ? null : new Uint8Array(this.lens.length * VNET_HDR_LEN);
+    this.splitter = this.vnetHdrLen === 0 ? null : new GsoSplitter(l3Off);
+    const fd = this.fd;
+    this.poolSize = Math.max(options.poolSize ?? 1 << 20, (this.maxFrameLen + 8 + VNET_HDR_LEN) * 2);
     this.pool = new Uint8Array(0);
     this.seqs = new Uint32Array(this.lens.length);
     this.offs = new Uint32Array(this.lens.length);
@@ -280,12 +339,14 @@ export class TapLink implements Link {
       this.poll = a.poller(fd, this.onReadable);
     } else {
       this.poll = null;
-      this.reader = a.reader(fd, this.maxFrameLen, this.onReady);
+      this.reader = a.reader(fd, this.maxFrameLen, this.onReady, this.vnetHdrLen);
       this.a.readerRef(this.reader, false); // held only while someone receives
       this.feed();
       this.feed();
     }
-    this.writer = !(options.writerThread ?? threads.writer) ? null : a.writer(fd, options.writerRingSize ?? 1 << 20);
+    this.writer = !(options.writerThread ?? threads.writer)
+      ? null
+      : a.writer(fd, options.writerRingSize ?? 1 << 20, this.vnetHdrLen);
     // Failed writes of the thread are counted as drops when read.
     Object.defineProperty(this.stats, "txDropped", {
       enumerable: true,
@@ -301,6 +362,10 @@ export class TapLink implements Link {
     return this.writerOut;
   }
 
+  /** The device's name (as the kernel named it). */
+  readonly name: string;
+  /** The file descriptor (for diagnostics). */
+  readonly fd: number;
   private writerClosed = false;
   private turnStarted = false;
   /** Frames in the batch being delivered (0 outside a receive callback). */
@@ -329,16 +394,32 @@ export class TapLink implements Link {
    * or CAP_NET_ADMIN", name too long, device busy.
    */
   static open(name: string, options: TapOptions = {}): TapLink {
+    return TapLink.openDevice(name, options, false, (a, opened) => new TapLink(a, opened, options, 14));
+  }
+
+  /** Open a TAP (`tun` false) or TUN device and make its link with `make`. */
+  protected static openDevice<L extends TapLink>(
+    name: string,
+    options: TapOptions,
+    tun: boolean,
+    make: (a: TapAddon, opened: { fd: number; name: string; vnetHdrLen: number; offloads: number }) => L,
+  ): L {
     const avail = tapAvailable();
     if (!avail.ok) throw new TapError(avail.reason, "ERR_TAP_UNAVAILABLE");
+    const offloads = options.offloads ?? DEFAULT_OFFLOADS;
+    if (!Number.isInteger(offloads) || offloads < 0 || offloads > 0xff) {
+      const err = new RangeError(`offloads must be TUNSETOFFLOAD flags from 0 to 255 (got ${offloads})`);
+      (err as RangeError & { code: string }).code = "ERR_OUT_OF_RANGE";
+      throw err;
+    }
     const a = loadAddon();
-    let opened: { fd: number; name: string };
+    let opened: { fd: number; name: string; vnetHdrLen: number; offloads: number };
     try {
-      opened = a.open(name);
+      opened = a.open(name, tun, options.offload ?? defaultOffload(), offloads);
     } catch (err) {
       throw explain(err, name, "open");
     }
-    const link = new TapLink(a, opened.name, opened.fd, options);
+    const link = make(a, opened);
     try {
       if (options.mtu !== undefined) link.setMtu(options.mtu);
       if (options.up) link.setUp();
@@ -353,6 +434,29 @@ export class TapLink implements Link {
   send(bytes: Uint8Array, off: number, len: number): void;
   send(bytes: Uint8Array, off?: number, len?: number): void {
     const [o, n] = sendRange(bytes, off, len);
+    this.sendWith(bytes, o, n, null, 0);
+  }
+
+  /**
+   * Send one frame with its virtio_net_hdr: the 12 bytes at `meta[metaOff]` (a `VirtioNetHdrBuilder`
+   * writes them): a GSO super-frame of up to 64 KiB (gso_type, gso_size, hdr_len) that the kernel
+   * segments or delivers whole, and/or a partial checksum (NEEDS_CSUM, csum_start/csum_offset) it
+   * completes. Without offloads (`vnetHdrLen` 0) this is an error: ERR_OFFLOAD_UNAVAILABLE.
+   */
+  sendOffload(bytes: Uint8Array, off: number, len: number, meta: Uint8Array, metaOff = 0): void {
+    if (this.vnetHdrLen === 0) {
+      throw new TapError(`${this.name} was opened without offloads (no virtio_net_hdr)`, "ERR_OFFLOAD_UNAVAILABLE");
+    }
+    const [o, n] = sendRange(bytes, off, len);
+    if (!(metaOff >= 0 && metaOff + VNET_HDR_LEN <= meta.length)) {
+      throw new RangeError(
+        `sendOffload: header range [${metaOff}, ${metaOff + VNET_HDR_LEN}) outside 0..${meta.length}`,
+      );
+    }
+    this.sendWith(bytes, o, n, meta, metaOff);
+  }
+
+  private sendWith(bytes: Uint8Array, o: number, n: number, meta: Uint8Array | null, metaOff: number): void {
     if (this.closed || n > this.maxFrameLen) {
       this.sendDropped++;
       return;
@@ -368,14 +472,14 @@ export class TapLink implements Link {
         settled.then(this.endTurn);
         direct = this.rxBatch <= 4;
       }
-      const r = this.a.writerSend(this.writer, bytes, o, n, direct);
+      const r = this.a.writerSend(this.writer, bytes, o, n, direct, meta, metaOff);
       if (r < 0) {
         this.sendDropped++;
         this.syncWriteError = errnoName(-r);
         return;
       }
     } else {
-      const r = this.a.write(this.fd, bytes, o, n);
+      const r = this.a.write(this.fd, bytes, o, n, meta, metaOff, this.vnetHdrLen);
       if (r < 0) {
         this.sendDropped++;
         this.syncWriteError = errnoName(-r);
@@ -388,7 +492,26 @@ export class TapLink implements Link {
 
   onFrames(callback: FramesCallback | null): void {
     this.callback = callback;
+    if (callback !== null) this.offloadCallback = null;
     this.updatePolling();
+  }
+
+  /**
+   * Receive frames as the kernel sent them, with their virtio_net_hdr (GSO super-frames, partial
+   * checksums): replaces an `onFrames` receiver. Without offloads every header is all zeros.
+   */
+  onOffloadFrames(callback: OffloadFramesCallback | null): void {
+    this.offloadCallback = callback;
+    this.callback = callback === null ? null : this.viaOffload;
+    this.updatePolling();
+  }
+
+  /** Stands in for `callback` while an offload receiver is set (never called). */
+  private readonly viaOffload: FramesCallback = () => {};
+
+  /** What the software fallback did for `onFrames` receivers (null without offloads). */
+  get gsoStats(): GsoStats | null {
+    return this.splitter === null ? null : this.splitter.stats;
   }
 
   /** Lend frames (see `Link.lendFrames`): their memory is reused after the callback returned. */
@@ -508,7 +631,7 @@ export class TapLink implements Link {
     const cb = this.callback;
     if (cb === null || this.paused) return;
     const r = this.reader as object;
-    const n = this.a.readerTake(r, this.seqs, this.offs, this.lens);
+    const n = this.a.readerTake(r, this.seqs, this.offs, this.lens, this.rxMeta);
     if (n === 0) return;
     const frames: Uint8Array[] = new Array(n);
     let bytes = 0;
@@ -553,7 +676,7 @@ export class TapLink implements Link {
     }
     let n: number;
     try {
-      n = this.a.read(this.fd, this.pool.subarray(this.poolOff), this.lens, this.maxFrameLen);
+      n = this.a.read(this.fd, this.pool.subarray(this.poolOff), this.lens, this.maxFrameLen, this.rxMeta);
     } catch (err) {
       this.shutdown(explain(err, this.name, "read from"));
       return;
@@ -577,14 +700,31 @@ export class TapLink implements Link {
     }
   };
 
-  /** Count a batch and hand it to the callback (`rxBatch` tells `send` how large it is). */
+  /**
+   * Count a batch and hand it to the callback (`rxBatch` tells `send` how large it is); in vnet mode
+   * with the headers to an offload receiver, or through the software fallback to a plain one.
+   */
   private deliver(cb: FramesCallback, frames: Uint8Array[], bytes: number): void {
     this.stats.rxFrames += frames.length;
     this.stats.rxBytes += bytes;
     this.batches++;
     this.rxBatch = frames.length;
     try {
-      cb(frames);
+      const meta = this.rxMeta;
+      if (this.offloadCallback !== null) {
+        if (meta === null) {
+          for (let i = 0; i < frames.length; i += ZERO_META.length / VNET_HDR_LEN) {
+            const part = frames.slice(i, i + ZERO_META.length / VNET_HDR_LEN);
+            this.offloadCallback(part, ZERO_META);
+          }
+        } else {
+          this.offloadCallback(frames, meta);
+        }
+      } else if (meta !== null && this.splitter !== null) {
+        cb(this.splitter.normalize(frames, meta, this.lending));
+      } else {
+        cb(frames);
+      }
     } finally {
       this.rxBatch = 0;
     }
@@ -601,6 +741,18 @@ function defaultThreads(): { reader: boolean; writer: boolean } {
   const list = env.split(",").map((x) => x.trim());
   return { reader: list.includes("reader"), writer: list.includes("writer") };
 }
+
+/**
+ * Offloads when the options do not say: on, unless `NETSTACK_TAP_OFFLOAD` is "0" or "off" (for
+ * measurements and for programs that open their links with the defaults, such as the CLI).
+ */
+function defaultOffload(): boolean {
+  const env = process.env.NETSTACK_TAP_OFFLOAD;
+  return !(env === "0" || env === "off" || env === "false");
+}
+
+/** All-zero headers for offload receivers of a link without offloads. */
+const ZERO_META = new Uint8Array(256 * VNET_HDR_LEN);
 
 /** A settled promise: `.then(fn)` runs `fn` at the end of the current turn's microtasks. */
 const settled = Promise.resolve();

@@ -52,6 +52,11 @@ export interface TcpConfig extends Required<TcpSocketOptions> {
   maxRetries: number;
   /** TIME-WAIT duration, 2 * MSL (RFC 9293 3.6.1). Default 60 000 ms. */
   timeWaitMs: number;
+  /**
+   * Connections kept in TIME-WAIT at once (Linux tcp_max_tw_buckets); past it the oldest one ends
+   * early (`tcp.time-wait-overflow`). Default 16 384.
+   */
+  maxTimeWait: number;
   /** An orphaned (closed by the user) connection stays in FIN-WAIT-2 this long. Default 60 000 ms. */
   finWait2Timeout: number;
   /** Delayed ACK timeout (RFC 9293 3.8.6.3: < 0.5 s; RFC 5681 4.2: <= 500 ms). Default 40 ms. */
@@ -70,9 +75,12 @@ export interface TcpConfig extends Required<TcpSocketOptions> {
   timestamps: boolean;
   /** RFC 2018 SACK. */
   sack: boolean;
-  /** Half-open connections per listener before SYN cookies (or drops). Default 256. */
+  /**
+   * Half-open connections per listener before SYN cookies (or drops). Default 1024: larger than the
+   * default backlog, as Linux's SYN queue (tcp_max_syn_backlog) is larger than its accept queue.
+   */
   synQueueSize: number;
-  /** Default accept backlog. Default 128 (Linux SOMAXCONN's old value). */
+  /** Default accept backlog (established connections not yet accepted). Default 511, Node's default. */
   defaultBacklog: number;
   /** RFC 4987 SYN cookies when the SYN queue is full. Default true. */
   syncookies: boolean;
@@ -118,14 +126,15 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = {
   synAckRetries: 5,
   maxRetries: 15,
   timeWaitMs: 60_000,
+  maxTimeWait: 16_384,
   finWait2Timeout: 60_000,
   delayedAckMs: 40,
   batchAckBytes: 65536,
   windowScaling: true,
   timestamps: true,
   sack: true,
-  synQueueSize: 256,
-  defaultBacklog: 128,
+  synQueueSize: 1024,
+  defaultBacklog: 511,
   syncookies: true,
   syncookiePeriodMs: 60_000,
   challengeAckRate: 1000,

@@ -64,6 +64,7 @@ const C = {
   cookieMaxConnections: counter("tcp.syncookie.max-connections"),
   acceptOverflow: counter("tcp.accept-overflow"),
   timeWaitReuse: counter("tcp.time-wait-reuse"),
+  timeWaitOverflow: counter("tcp.time-wait-overflow"),
   icmp: counter("tcp.icmp-error"),
   icmpIgnored: counter("tcp.icmp-error.ignored"),
   connEstablished: counter("tcp.established"),
@@ -226,6 +227,8 @@ export class TcpLayer implements TransportProtocol, ConnHost {
   /** Every connection the layer or the application still holds, by id. */
   private readonly conns = new Map<SocketId, TcpConnection>();
   private readonly listenersById = new Map<SocketId, TcpListener>();
+  /** TIME-WAIT connections, oldest first (`enterTimeWait`). */
+  private readonly timeWait = new Set<TcpConnection>();
   /** Demux buckets: 4-tuple hash -> chain of connections. */
   private readonly table = new Map<number, TcpConnection>();
   /** Listeners by version * 65536 + port. */
@@ -427,6 +430,7 @@ export class TcpLayer implements TransportProtocol, ConnHost {
   }
 
   finished(c: TcpConnection, error: ErrorCode | null): void {
+    if (c.state === TcpState.TimeWait) this.enterTimeWait(c);
     const l = c.listener as TcpListener | null;
     if (l !== null) {
       if (c.queued) {
@@ -448,7 +452,29 @@ export class TcpLayer implements TransportProtocol, ConnHost {
     this.emitFn({ type: "closed", socket: c.id });
   }
 
+  /**
+   * Keep TIME-WAIT bounded (`config.maxTimeWait`, as Linux's tcp_max_tw_buckets): connections in
+   * TIME-WAIT in the order they entered it; past the bound the oldest ends now. RFC 9293 3.6.1 asks
+   * for 2 MSL; ending it early only risks a late duplicate of that old connection (RFC 1337).
+   */
+  private enterTimeWait(c: TcpConnection): void {
+    const tw = this.timeWait;
+    tw.add(c);
+    if (tw.size <= this.config.maxTimeWait) return;
+    for (const old of tw) {
+      this.counters.inc(C.timeWaitOverflow);
+      old.finish(null);
+      if (tw.size <= this.config.maxTimeWait) return;
+    }
+  }
+
+  /** Connections in TIME-WAIT (at most `config.maxTimeWait`). */
+  get timeWaitCount(): number {
+    return this.timeWait.size;
+  }
+
   remove(c: TcpConnection): void {
+    this.timeWait.delete(c);
     if (c.inTable) {
       this.unhash(c);
       c.inTable = false;
