@@ -134,8 +134,11 @@ export class Socket extends Duplex {
     /** Accepted on the IPv4 side of a dual-stack listener. */
     v4mapped = false,
   ) {
-    if (options !== null && typeof options === "object" && options.objectMode) {
-      throw invalidArgValue("options.objectMode", options.objectMode, "is not supported");
+    // node:net: a TCP socket carries bytes, never objects.
+    if (options !== null && typeof options === "object") {
+      if (options.objectMode) throw invalidArgValue("options.objectMode", options.objectMode, "is not supported");
+      const mode = options.readableObjectMode ? "readableObjectMode" : "writableObjectMode";
+      if (options[mode]) throw invalidArgValue(`options.${mode}`, options[mode], "is not supported");
     }
     // `signal` is attached once the socket is set up (an aborted one destroys it at once).
     super({
