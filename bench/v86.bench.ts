@@ -180,13 +180,13 @@ async function lossRun(nic: GuestNic, wiring: "relay" | "in-process"): Promise<L
     for (let r = 0; r < ROUNDS; r++) {
       const rx0 = await rx();
       const h0 = unicast();
-      const c0 = stack.stack.counters.snapshot();
+      const c0 = stack.core.counters.snapshot();
       verdicts = [];
       const t0 = performance.now();
       await guest.check(`wget -q -O /dev/null http://10.0.2.2/bytes/${n}`, { timeoutMs: 600_000 });
       const ms = performance.now() - t0;
       const received = (await rx()) - rx0;
-      const c1 = stack.stack.counters.snapshot();
+      const c1 = stack.core.counters.snapshot();
       const tcp: Record<string, number> = {};
       for (const k of ["tcp.tx", "tcp.retransmit", "tcp.rto", "tcp.sack-recovery", "tcp.dupack"]) {
         tcp[k] = (c1[k] ?? 0) - (c0[k] ?? 0);

@@ -2,10 +2,10 @@
  * `npm run demo`: two netstack stacks in one process, joined by an in-memory Ethernet link (no
  * root needed). The server stack runs the `netstack serve` services (src/node/services.ts), among
  * them node:http's own server fed our TCP sockets; the client stack fetches `/` and
- * `/bytes/1000000` with node:http's client, through an `http.Agent` whose `createConnection`
- * returns a socket of our stack. Every frame is captured into demo.pcapng (open it in Wireshark).
+ * `/bytes/1000000` with node:http's client, through `client.http.agent()` (an `http.Agent` whose
+ * connections are the client stack's). Every frame is captured into demo.pcapng (open it in Wireshark).
  */
-import { Agent, get, type IncomingMessage } from "node:http";
+import { get, type IncomingMessage } from "node:http";
 import { memoryLinkPair } from "../src/node/link.ts";
 import type { Socket } from "../src/node/net.ts";
 import { NodeStack } from "../src/node/node-stack.ts";
@@ -40,25 +40,26 @@ async function main(): Promise<void> {
   log(`${ms()}  server listening: ${services.listening.join(" ")}`);
 
   // 3. node:http's client over the client stack.
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const agent = client.http.agent({ keepAlive: true, maxSockets: 1 });
   let lastSocket: Socket | null = null;
-  (agent as unknown as { createConnection: (o: { host: string; port: number }) => Socket }).createConnection = (o) => {
-    const s = client.net.createConnection({ host: o.host, port: o.port });
+  // The agent's sockets are the client stack's (`instanceof client.net.Socket`).
+  const onSocket = (s: unknown) => {
+    if (!(s instanceof client.net.Socket) || s === lastSocket) return;
     lastSocket = s;
     s.once("connect", () =>
       log(`${ms()}  client: TCP connected ${s.localAddress}:${s.localPort} -> ${s.remoteAddress}:${s.remotePort}`),
     );
-    return s;
   };
   const fetch = (host: string, path: string) =>
     new Promise<{ res: IncomingMessage; body: Buffer; secs: number }>((resolve, reject) => {
       const t = performance.now();
-      get({ host, port: 80, path, agent }, (res) => {
+      const req = get({ host, port: 80, path, agent }, (res) => {
         const parts: Buffer[] = [];
         res.on("data", (d: Buffer) => parts.push(d));
         res.on("end", () => resolve({ res, body: Buffer.concat(parts), secs: (performance.now() - t) / 1000 }));
         res.on("error", reject);
-      }).on("error", reject);
+      });
+      req.on("socket", onSocket).on("error", reject);
     });
 
   const page = await fetch(SERVER.v4, "/");
@@ -73,8 +74,7 @@ async function main(): Promise<void> {
       `${big.body.length} bytes ${ok ? "(verified)" : "(WRONG BYTES)"} in ${(big.secs * 1000).toFixed(1)} ms = ` +
       `${((big.body.length * 8) / big.secs / 1e6).toFixed(1)} Mbit/s (same keep-alive connection)`,
   );
-  const sock = lastSocket as Socket | null;
-  const info = sock?.tcpInfo();
+  const info = (lastSocket as Socket | null)?.tcpInfo();
   if (info) {
     log(
       `${ms()}  client TCP: state ${info.state}, MSS ${info.smss}, window scale ${info.wscale.join("/")}, ` +

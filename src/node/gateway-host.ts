@@ -109,7 +109,7 @@ export async function openGateway(cfg: GatewayConfig, o: OpenGatewayOptions = {}
     addresses,
   });
   if (n.v6 !== null) {
-    const e = stack.stack.advertiseRouter(device, { prefixes: [n.v6.prefix], mtu: cfg.mtu });
+    const e = stack.core.advertiseRouter(device, { prefixes: [n.v6.prefix], mtu: cfg.mtu });
     if (e !== null) return fail(`cannot advertise ${n.v6.prefix}: ${e}`);
   }
 

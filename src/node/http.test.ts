@@ -85,7 +85,8 @@ test("http: node:http server and client over the stack, several keep-alive reque
     const r1 = await get(agent, "http://10.0.0.1/hello");
     assert.equal(r1.res.statusCode, 200);
     assert.equal(r1.res.headers["content-type"], "text/plain");
-    assert.equal(r1.body, "GET /hello from 10.0.0.2");
+    // The server listens on "::" (dual-stack): an IPv4 peer shows as IPv4-mapped, as with node:net.
+    assert.equal(r1.body, "GET /hello from ::ffff:10.0.0.2");
     const r2 = await get(agent, "http://10.0.0.1/bytes/100000");
     assert.equal(r2.res.headers["content-length"], "100000");
     assert.equal(r2.body, "a".repeat(100000));
@@ -103,7 +104,7 @@ test("http: node:http server and client over the stack, several keep-alive reque
       req.on("error", reject);
       req.end("payload");
     });
-    assert.equal(r4, "POST /post from 10.0.0.2 body=payload");
+    assert.equal(r4, "POST /post from ::ffff:10.0.0.2 body=payload");
     // Keep-alive: the three IPv4 requests shared one connection (one client port), v6 had its own.
     assert.equal(remotePorts.size, 2);
   } finally {

@@ -12,18 +12,21 @@
  * ```
  */
 
+// The curated face of the Node side: the stack and its options, the socket and server types its
+// `net` / `dgram` / `http` hand out, links and capture, errors. (Factories that take the stack's
+// internal host interface, the bindings and frame decoders stay internal.)
 export type { EntryPoints } from "../context.ts";
-export { type FrameSink, NodeBindings } from "./bindings.ts";
 export {
-  createDgram,
   type DgramApi,
   DgramSocket,
+  type DgramSocketConstructor,
   type DgramSocketOptions,
   type DgramType,
   type RemoteInfo,
 } from "./dgram.ts";
 export { type GatewayHost, GatewayStartError, type OpenGatewayOptions, openGateway } from "./gateway-host.ts";
 export type { GsoStats } from "./gso.ts";
+export { type HttpApi, StackAgent } from "./http.ts";
 export {
   BaseLink,
   type FramesCallback,
@@ -35,34 +38,38 @@ export {
 } from "./link.ts";
 export {
   type AddressInfo,
-  createNet,
   errnoOf,
   isIP,
   isIPv4,
   isIPv6,
   type ListenOptions,
+  type LookupAddress,
+  type LookupCallback,
+  type LookupFunction,
+  type LookupOptions,
   type NetApi,
   type NetError,
   netError,
   Server,
+  type ServerConstructor,
   type ServerOptions,
   Socket,
+  type SocketConstructor,
   type SocketOptions,
   type TcpConnectOptions,
 } from "./net.ts";
+export { lookupError } from "./net-lookup.ts";
 export { type AddLinkOptions, NodeStack, type NodeStackOptions, randomMac } from "./node-stack.ts";
 export {
   type CaptureLinkOptions,
   PcapLink,
   PcapngCapture,
   type PcapngCaptureOptions,
-  wallClockNs,
 } from "./pcap-link.ts";
-export { type PingOptions, type PingReply, type PingResult, ping } from "./ping.ts";
+export type { PingOptions, PingReply, PingResult } from "./ping.ts";
 export {
   QEMU_MAX_FRAME,
   type QemuAddress,
-  QemuFrameDecoder,
   type QemuLinkOptions,
   QemuStreamLink,
   QemuStreamServer,

@@ -200,7 +200,7 @@ test("net: setTimeout emits timeout after idleness and keeps the socket open", a
     assert.equal(fired, 1);
     assert.equal(c.destroyed, false);
     c.setTimeout(0);
-    assert.equal(c.timeout, undefined);
+    assert.equal(c.timeout, 0);
     c.destroy();
   } finally {
     await done();

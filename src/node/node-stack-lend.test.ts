@@ -100,7 +100,7 @@ test("NodeStack lends frames from links that can: forwarding to an unresolved ne
     b.gateway("10.0.2.1");
     const p = await a.ping("10.0.2.2", { count: 2, interval: 20, timeout: 2000, size: 200 });
     assert.equal(p.received, 2, JSON.stringify(p));
-    assert.ok(r.stack.counters.get("neighbor.queued") >= 1, "the forwarded request waited for ARP");
+    assert.ok(r.core.counters.get("neighbor.queued") >= 1, "the forwarded request waited for ARP");
     assert.ok(l1.lentFrames > 0 && l2.lentFrames > 0);
 
     // UDP to r itself: the datagram is read after the batch callback returned.

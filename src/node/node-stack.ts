@@ -14,19 +14,27 @@
  * (TIME-WAIT, router solicitations) nor anything else of ours holds the process open.
  */
 import { getRandomValues } from "node:crypto";
-import type { DeviceId, SocketId, StackEvent } from "../context.ts";
+import type { DeviceId, IpAddr, SocketId, StackEvent } from "../context.ts";
+import type { Ipv4Addr } from "../ip/addr.ts";
 import type { RouteError } from "../ip/route.ts";
-import { parseIp } from "../ip/version.ts";
+import { AddrSubnet, isV4BroadcastFor, parseCidr, type Subnet } from "../ip/subnet.ts";
+import { Ipv4, Ipv6, parseIp } from "../ip/version.ts";
 import { Buf } from "../packet/buf.ts";
 import { Stack, type StackOptions } from "../stack.ts";
 import type { IcmpEchoSockets } from "../transport/icmp-echo.ts";
 import type { TcpConfig } from "../transport/tcp/config.ts";
 import type { TcpLayer } from "../transport/tcp/tcp-layer.ts";
+import type { UdpLayer } from "../transport/udp/udp.ts";
 import { NodeBindings } from "./bindings.ts";
 import { createDgram, type DgramApi } from "./dgram.ts";
+import type { ApiHost, Closable } from "./host.ts";
+import { createHttp, type HttpApi } from "./http.ts";
 import type { Link } from "./link.ts";
 import { createNet, type NetApi } from "./net.ts";
+import { type LookupFunction, stackLookup } from "./net-lookup.ts";
 import { type PingOptions, type PingResult, ping } from "./ping.ts";
+
+export type { Closable } from "./host.ts";
 
 /** Options of `new NodeStack()`. */
 export interface NodeStackOptions {
@@ -40,6 +48,12 @@ export interface NodeStackOptions {
   forwarding?: boolean;
   /** Anything else the core Stack takes. */
   stack?: StackOptions;
+  /**
+   * Resolves host names that are not IP literals or `localhost`, for `net.connect({ host })`,
+   * `listen(port, host)` and node:http over the stack: a function of `dns.lookup`'s shape. Default:
+   * none (such names fail with ENOTFOUND). `setLookup` changes it later.
+   */
+  lookup?: LookupFunction;
 }
 
 /** Options of `addLink`. */
@@ -54,11 +68,6 @@ export interface AddLinkOptions {
   name?: string;
 }
 
-/** Something NodeStack.close() must shut down. */
-export interface Closable {
-  destroy(): void;
-}
-
 /** A Node error shaped like the ones the core's error codes become. */
 function configError(what: string, code: string): Error {
   return Object.assign(new Error(`${what}: ${code}`), { code });
@@ -71,16 +80,29 @@ export function randomMac(): Uint8Array {
   return m;
 }
 
-export class NodeStack {
+export class NodeStack implements ApiHost {
   readonly bindings: NodeBindings;
-  readonly stack: Stack;
+  /**
+   * The core stack (the sans-IO `Stack`: devices, addresses, routes, counters, `usage()`) that this
+   * NodeStack drives with real time and real links.
+   */
+  readonly core: Stack;
   readonly tcp: TcpLayer;
+  readonly udp: UdpLayer;
   readonly echo: IcmpEchoSockets;
   /** node:net-compatible API over this stack. */
   readonly net: NetApi;
   /** node:dgram-compatible API over this stack. */
   readonly dgram: DgramApi;
+  /** node:http over this stack: `agent()` for clients, `createServer()` for servers. */
+  readonly http: HttpApi;
+  /**
+   * How host names are resolved (`dns.lookup`'s shape): IP literals and `localhost` here, other
+   * names through the resolver installed with `setLookup` (or the `lookup` option).
+   */
+  readonly lookup: LookupFunction;
   readonly mtu: number;
+  private resolver: LookupFunction | null;
   private readonly handlers = new Map<SocketId, (ev: StackEvent) => void>();
   private readonly links = new Map<DeviceId, Link>();
   private readonly closables = new Set<Closable>();
@@ -99,13 +121,50 @@ export class NodeStack {
     if (options.forwarding) so.forwarding = { v4: true, v6: true };
     if (options.tcp !== undefined) so.tcp = { ...so.tcp, ...options.tcp };
     const stack = new Stack(this.bindings, so);
-    this.stack = stack;
+    this.core = stack;
     this.bindings.attach(stack);
     this.tcp = stack.tcp;
+    this.udp = stack.udp;
     this.echo = stack.icmpEcho;
+    this.resolver = options.lookup ?? null;
+    this.lookup = stackLookup(() => this.resolver);
     this.unsubscribe = this.bindings.subscribe(this.dispatch);
     this.net = createNet(this);
     this.dgram = createDgram(this);
+    this.http = createHttp(this.net);
+  }
+
+  /** @deprecated The core stack is `core` now. */
+  get stack(): Stack {
+    return this.core;
+  }
+
+  /**
+   * Install the resolver for names that are not IP literals or `localhost` (a function of
+   * `dns.lookup`'s shape: `(hostname, { family, hints, all }, callback)`), or remove it (null).
+   * `net.connect({ host })`, `server.listen(port, host)` and node:http over the stack use it.
+   */
+  setLookup(fn: LookupFunction | null): void {
+    this.resolver = fn;
+  }
+
+  /** True when `addr` is 255.255.255.255 or the subnet-directed broadcast of a device's subnet. */
+  isBroadcast4(addr: number): boolean {
+    const devices = [...this.links.keys()];
+    if (this.core.loopback >= 0) devices.push(this.core.loopback);
+    for (const d of devices) {
+      for (const text of this.core.addresses(d)) {
+        const a = parseCidr(text);
+        if (!(a instanceof AddrSubnet) || typeof a.addr !== "number") continue;
+        if (isV4BroadcastFor(a.subnet as Subnet<Ipv4Addr>, addr as Ipv4Addr)) return true;
+      }
+    }
+    return addr === 0xffffffff;
+  }
+
+  /** True when `addr` is an address of one of this stack's devices. */
+  isLocalAddress(addr: IpAddr): boolean {
+    return this.core.ip.isLocal((typeof addr === "number" ? Ipv4 : Ipv6) as never, addr as never);
   }
 
   /**
@@ -115,7 +174,7 @@ export class NodeStack {
   addLink(link: Link, options: AddLinkOptions = {}): DeviceId {
     if (this.closedFlag) throw configError("addLink", "ESHUTDOWN");
     const mtu = options.mtu ?? Math.min(this.mtu, link.maxFrameLen - 14);
-    const device = this.stack.addEthernetDevice({
+    const device = this.core.addEthernetDevice({
       mac: options.mac ?? randomMac(),
       mtu,
       name: options.name ?? link.name,
@@ -143,13 +202,13 @@ export class NodeStack {
 
   /** Add an address ("10.0.0.2/24") to a device. Throws on a bad address. */
   addAddress(device: DeviceId, cidr: string): void {
-    const e = this.stack.addAddress(device, cidr);
+    const e = this.core.addAddress(device, cidr);
     if (e !== null) throw configError(`addAddress ${cidr}`, e);
   }
 
   /** Add a route: `addRoute("192.168.0.0/16", { gateway: "10.0.0.1" })`. Throws on failure. */
   addRoute(prefix: string, opts: { gateway?: string; device?: DeviceId; metric?: number } = {}): void {
-    const e: RouteError | string | null = this.stack.addRoute(prefix, opts);
+    const e: RouteError | string | null = this.core.addRoute(prefix, opts);
     if (e !== null) throw configError(`addRoute ${prefix}`, String(e));
   }
 

@@ -7,8 +7,8 @@
  */
 import type { ErrorCode, IpAddr, StackEvent } from "../context.ts";
 import { formatIp, type IpVersion, Ipv4, Ipv6, parseIp } from "../ip/version.ts";
-import { netError } from "./net.ts";
-import type { NodeStack } from "./node-stack.ts";
+import type { ApiHost } from "./host.ts";
+import { netError } from "./net-errors.ts";
 
 export interface PingOptions {
   /** Requests to send (default 1). */
@@ -50,7 +50,7 @@ export interface PingResult {
 }
 
 /** Ping `target` (an IP literal) from `stack`. Rejects only on a bad target or an unusable socket. */
-export async function ping(stack: NodeStack, target: string, options: PingOptions = {}): Promise<PingResult> {
+export async function ping(stack: ApiHost, target: string, options: PingOptions = {}): Promise<PingResult> {
   const dst = parseIp(target);
   if (dst === null) throw netError("EINVAL", "ping", target);
   const I = (typeof dst === "number" ? Ipv4 : Ipv6) as unknown as IpVersion<IpAddr>;

@@ -96,7 +96,7 @@ test("v86 ne2k guest over WebSocket: static IPv4 address, ping, download /bytes/
     const ping = await g.run("ping -c 3 -W 5 10.0.2.2");
     assert.equal(ping.status, 0, ping.output);
     assert.deepEqual(pingSummary(ping.output), [3, 3]);
-    const counters = s.stack.stack.counters.snapshot();
+    const counters = s.stack.core.counters.snapshot();
     assert.ok((counters["icmpv4.tx.echo-reply"] ?? 0) >= 3, "the stack answered the pings");
 
     const n = 300_000;
@@ -137,7 +137,7 @@ test("v86 virtio-net guest through the learning switch's WebSocket port: IPv6 ne
     const ping = await g.run("ping6 -c 3 -W 5 fd00:86::2");
     assert.equal(ping.status, 0, ping.output);
     assert.deepEqual(pingSummary(ping.output), [3, 3]);
-    const counters = s.stack.stack.counters.snapshot();
+    const counters = s.stack.core.counters.snapshot();
     assert.ok((counters["icmpv6.tx.echo-reply"] ?? 0) >= 3, "the stack answered the pings");
 
     const n = 300_000;

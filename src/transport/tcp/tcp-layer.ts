@@ -985,7 +985,8 @@ export class TcpLayer implements TransportProtocol, ConnHost {
     if (lport === 0) {
       lport = this.ephemeral(V);
       if (lport < 0) return "EADDRNOTAVAIL";
-    } else if (this.lookup(V, src, lport, r, port) !== null) {
+    } else if (this.lookup(V, src, lport, r, port) !== null || this.findListener(V, src, lport) !== null) {
+      // Linux: bind() to a port a listening socket holds fails even with SO_REUSEADDR.
       return "EADDRINUSE";
     }
     const cfg = this.merge(this.config, options);
